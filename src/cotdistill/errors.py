@@ -1,0 +1,49 @@
+"""Errors a user can act on: each says what is wrong, where, and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CotdistillError(Exception):
+    """Base class: the CLI prints these as one clean line instead of a traceback."""
+
+
+class DataError(CotdistillError):
+    """A malformed input file: names the file, the line or record, the field and what was expected."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        problem: str,
+        *,
+        line: int | None = None,
+        record: int | str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ):
+        where = str(path)
+        if line is not None:
+            where += f":{line}"
+        if record is not None:
+            where += f" (record {record})"
+        if field is not None:
+            where += f", field '{field}'"
+        message = f"{where}: {problem}"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+        self.path, self.line, self.record, self.field = Path(path), line, record, field
+
+
+class ConfigError(CotdistillError):
+    """Invalid configuration; lists every problem at once, before any compute."""
+
+    def __init__(self, problems: list[str], source: str = "config"):
+        self.problems = problems
+        super().__init__(f"{source} has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def unknown_name(kind: str, name: str, valid: list[str]) -> CotdistillError:
+    """An unknown registry name, with the valid ones listed."""
+    return CotdistillError(f"unknown {kind} '{name}'. Valid {kind}s: {', '.join(sorted(valid))}")
