@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cotdistill.cli import evaluate, models, run, tasks, teach, train
+from cotdistill.cli import evaluate, models, report, run, tasks, teach, train
 from cotdistill.errors import CotdistillError
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(models.app, name="models")
-for stage in (teach, train, evaluate, run):
+for stage in (teach, train, evaluate, report, run):
     stage.register(app)
 
 

@@ -1,0 +1,80 @@
+"""What every benchmark records beside its numbers: the exact command, machine, versions, wall time.
+
+Usage in a bench script:
+
+    from common import BenchResult            # bench/ is run as `python bench/<name>.py`
+    result = BenchResult("train_throughput")
+    ... measure ...
+    result.rows.append({...})
+    result.write(markdown_body)               # bench/results/<name>.{md,json}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGES = ("cotdistill", "torch", "transformers", "accelerate", "peft", "sentence-transformers",
+            "llama-cpp-python", "openai")
+
+
+def machine() -> dict:
+    """Enough to tell two machines apart when comparing figures."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def versions() -> dict:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+@dataclass
+class BenchResult:
+    name: str
+    rows: list[dict] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def write(self, markdown_body: str, results_dir: Path = RESULTS) -> Path:
+        """Write <name>.json (rows + provenance) and <name>.md (provenance header + body) atomically."""
+        results_dir.mkdir(parents=True, exist_ok=True)
+        provenance = {
+            "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
+            "machine": machine(),
+            "versions": versions(),
+            "wall_time_s": round(time.perf_counter() - self.started, 1),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+        payload = {"name": self.name, **provenance, **self.extra, "rows": self.rows}
+        header = (f"# {self.name}\n\n- command: `{provenance['command']}`\n"
+                  f"- machine: {json.dumps(provenance['machine'])}\n"
+                  f"- versions: {json.dumps(provenance['versions'])}\n"
+                  f"- wall time: {provenance['wall_time_s']} s ({provenance['date']})\n\n")
+        for suffix, text in ((".json", json.dumps(payload, indent=2)), (".md", header + markdown_body)):
+            target = results_dir / f"{self.name}{suffix}"
+            tmp = target.with_suffix(suffix + ".tmp")
+            tmp.write_text(text + "\n")
+            tmp.replace(target)
+        return results_dir / f"{self.name}.md"

@@ -1,0 +1,90 @@
+"""Turn a model name, folder or hub id into a loaded model, offline-first and safetensors-only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from cotdistill.errors import CotdistillError
+from cotdistill.models.registry import is_registered, list_models, prepare
+
+# `org/name` (optionally `org/name@revision` is not supported: pin revisions in a local folder).
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve(name_or_path: str | Path) -> str:
+    """A string that `from_pretrained` accepts for `name_or_path`.
+
+    Registered names are prepared (built once, then cached); an existing local folder is returned
+    as an absolute path; a hub id `org/name` passes through unchanged. Anything else (a path that
+    does not exist, an unknown bare name) is an error saying what is accepted.
+    """
+    text = str(name_or_path)
+    if is_registered(text):
+        return str(prepare(text))
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if path.exists():
+        raise CotdistillError(f"model path {path} is a file, not a model folder (config.json and weights)")
+    looks_like_path = text.startswith(("/", ".", "~")) or not _HUB_ID.match(text) and "/" in text
+    if looks_like_path:
+        raise CotdistillError(
+            f"model folder '{text}' does not exist. Check the path, or prepare a registered model "
+            "(`cotdistill models list`)"
+        )
+    if _HUB_ID.match(text):
+        return text
+    names = ", ".join(info.name for info in list_models())
+    raise CotdistillError(
+        f"model '{text}' is neither a registered model ({names}), an existing folder, nor a hub id "
+        "of the form org/name. Check the path, or run `cotdistill models list`"
+    )
+
+
+def _as_dtype(dtype: Any):
+    """Accept torch dtypes, their names ("bfloat16", "float32") and "auto"."""
+    import torch
+
+    if dtype is None or dtype == "auto" or isinstance(dtype, torch.dtype):
+        return dtype
+    resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype):
+        raise CotdistillError(f"unknown dtype '{dtype}'; use e.g. float32, bfloat16, float16 or auto")
+    return resolved
+
+
+def load_causal_lm(
+    name_or_path: str | Path,
+    dtype: Any = None,
+    *,
+    trust_remote_code: bool = False,
+    **kwargs: Any,
+):
+    """(model, tokenizer) for a registered name, local folder or hub id.
+
+    Weights are read from safetensors only (pass `use_safetensors=False` to override) and remote
+    code is never run unless asked. A tokenizer without a pad token gets its EOS as pad, which
+    batched training and generation need. `dtype=None` keeps the checkpoint's own dtype.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve(name_or_path)
+    kwargs.setdefault("use_safetensors", True)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(
+        source, dtype=_as_dtype(dtype), trust_remote_code=trust_remote_code, **kwargs
+    )
+    return model, tokenizer
+
+
+def load_encoder(name_or_path: str | Path = "minilm", *, device: str | None = None, **kwargs: Any):
+    """A sentence-transformers encoder (default all-MiniLM-L6-v2), loaded without remote code."""
+    from sentence_transformers import SentenceTransformer
+
+    source = resolve(name_or_path)
+    kwargs.setdefault("trust_remote_code", False)
+    return SentenceTransformer(source, device=device, **kwargs)

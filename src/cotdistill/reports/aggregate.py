@@ -1,0 +1,80 @@
+"""Average finished cells over seeds: one summary per (task, strategy, noise, samples per question)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One table entry: a task x strategy x noise x samples-per-question cell, averaged over seeds."""
+
+    task: str
+    strategy: str
+    noise: float
+    samples_per_question: int | None
+    seeds: int
+    """How many seeds (finished cells) were averaged."""
+    n: float
+    """Test questions per seed (the mean, if seeds differ)."""
+    accuracy: float
+    """Mean accuracy over seeds, a fraction."""
+    ci_low: float
+    """Mean over seeds of the lower 95% bound (each cell's interval is over its test questions)."""
+    ci_high: float
+    accuracy_sd: float | None
+    """Sample standard deviation of accuracy across seeds (None with one seed)."""
+    mean_generated_tokens: float | None
+    mean_latency_s: float | None
+
+    @property
+    def slice(self) -> tuple[float, int | None]:
+        return (self.noise, self.samples_per_question)
+
+
+def summarise_rows(rows: list[dict]) -> list[Summary]:
+    """Group finished rows by everything but the seed and average them, keeping first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row.get("status") == "ok":
+            key = (row["task"], row["strategy"], row["noise"], row["samples_per_question"])
+            groups.setdefault(key, []).append(row)
+    return [_summary(key, members) for key, members in groups.items()]
+
+
+def _summary(key: tuple, rows: list[dict]) -> Summary:
+    task, strategy, noise, samples = key
+    accuracies = [r["accuracy"] for r in rows]
+    return Summary(
+        task=task,
+        strategy=strategy,
+        noise=noise,
+        samples_per_question=samples,
+        seeds=len(rows),
+        n=statistics.fmean(r["n"] for r in rows),
+        accuracy=statistics.fmean(accuracies),
+        ci_low=statistics.fmean(r["ci95"][0] for r in rows),
+        ci_high=statistics.fmean(r["ci95"][1] for r in rows),
+        accuracy_sd=statistics.stdev(accuracies) if len(rows) > 1 else None,
+        mean_generated_tokens=_mean_or_none(r["mean_generated_tokens"] for r in rows),
+        mean_latency_s=_mean_or_none(r["mean_latency_s"] for r in rows),
+    )
+
+
+def _mean_or_none(values) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def ordered(values) -> list:
+    """Distinct values in first-seen order."""
+    return list(dict.fromkeys(values))
+
+
+def main_slice(summaries: list[Summary]) -> tuple[float, int | None]:
+    """The slice the headline plot shows: the lowest noise, then the most samples per question."""
+    noise = min(s.noise for s in summaries)
+    samples = [s.samples_per_question for s in summaries if s.noise == noise]
+    known = [k for k in samples if k is not None]
+    return noise, (max(known) if known else None)
