@@ -1,0 +1,66 @@
+"""The resumable runner with the offline `reference` teacher on a built-in synthetic task."""
+
+from __future__ import annotations
+
+import pytest
+
+from cotdistill.errors import CotdistillError
+from cotdistill.store import RationaleStore
+from cotdistill.teachers import TeachConfig, teach
+from cotdistill.teachers.runner import select_shard
+
+
+def _config(store, **changes) -> TeachConfig:
+    fields = dict(task="synth-arithmetic", teacher="reference", store=store, samples=3, limit=12,
+                  task_options={"size": 40})
+    return TeachConfig(**{**fields, **changes})
+
+
+def test_fills_the_store_then_requests_nothing(tmp_path):
+    store = tmp_path / "s.sqlite"
+    first = teach(_config(store), progress=False)
+    assert (first.questions, first.samples_target, first.new_samples, first.already_stored) == (12, 36, 36, 0)
+    assert first.requests == 12  # one n=3 request per question
+    assert first.teacher_accuracy == 1.0  # error_rate 0: the worked solutions are right
+    again = teach(_config(store), progress=False)
+    assert (again.requests, again.new_samples, again.already_stored) == (0, 0, 36)
+    more = teach(_config(store, samples=5), progress=False)  # only indices 3 and 4 are new
+    assert (more.requests, more.new_samples, more.already_stored) == (12, 24, 36)
+    with RationaleStore(store) as db:
+        rows = [(s.qid, s.sample_index) for s in db.samples()]
+        assert all(s.synthetic and s.backend == "reference" for s in db.samples())
+    assert len(rows) == len(set(rows)) == 60
+
+
+def test_error_rate_makes_wrong_samples_and_a_new_config(tmp_path):
+    store = tmp_path / "s.sqlite"
+    clean = teach(_config(store, samples=4, limit=20), progress=False)
+    noisy = teach(_config(store, samples=4, limit=20, error_rate=0.5), progress=False)
+    assert clean.config_key != noisy.config_key and noisy.new_samples == 80
+    assert 0.25 < noisy.teacher_accuracy < 0.75
+    with RationaleStore(store) as db:
+        wrong = [s for s in db.samples([noisy.config_key]) if not s.correct]
+    assert wrong and all(s.answer is not None and s.parse_error is None for s in wrong)
+
+
+def test_shards_partition_the_questions(tmp_path):
+    store = tmp_path / "s.sqlite"
+    for shard in ("0/3", "1/3", "2/3"):
+        teach(_config(store, shard=shard, samples=2), progress=False)
+    whole = teach(_config(store, samples=2), progress=False)
+    assert (whole.requests, whole.already_stored) == (0, 24)
+    items = list(range(10))
+    parts = [select_shard(items, f"{i}/3") for i in range(3)]
+    assert sum(parts, []) == items and [len(p) for p in parts] == [3, 3, 4]
+    with pytest.raises(CotdistillError, match="0 <= i < n"):
+        select_shard(items, "3/3")
+    with pytest.raises(CotdistillError, match="i/n"):
+        select_shard(items, "half")
+
+
+def test_reference_teacher_refuses_tasks_it_cannot_solve(tmp_path):
+    from cotdistill.records import Record
+
+    record = Record(id="x", question="Why is the sky blue?", answer="scattering", answer_type="text")
+    with pytest.raises(CotdistillError, match="reference teacher works only"):
+        teach(_config(tmp_path / "s.sqlite", task="custom"), records=[record], progress=False)
