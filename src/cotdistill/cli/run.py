@@ -1,7 +1,60 @@
-"""CLI commands for this stage (filled in by its stage)."""
+"""`cotdistill run`: a whole experiment (tasks x strategies x seeds), from teacher data to report."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def run_command(
+    config: Path = typer.Argument(..., help="Experiment YAML (see examples/quickstart.yaml).", exists=False),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Run folder (default: runs/<experiment name>). Re-running resumes it."),
+    check: bool = typer.Option(False, "--check", help="Only validate the config and list the cells; run nothing."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Render the report at the end."),
+) -> None:
+    """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
+
+    The config is validated in full before any compute. Finished cells are skipped on a re-run and
+    cached teacher data and curated sets are shared between cells; a failed cell is recorded in
+    cells/<id>/error.json and the others still run (exit code 1 if any failed).
+    """
+    from rich.console import Console
+
+    from cotdistill.experiments import load_config, run_experiment
+
+    console = Console()
+    experiment = load_config(config)
+    folder = run_dir or Path("runs") / experiment.name
+    cells = experiment.cells()
+    console.print(f"[bold]{experiment.name}[/]: {len(cells)} cells -> {folder}")
+    if check:
+        for cell in cells:
+            console.print(f"  {cell.id}")
+        return
+    _quiet_loading_bars()
+    summary = run_experiment(experiment, folder, log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    if summary.report is not None:
+        console.print()
+        console.print(summary.report.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"report: {summary.report}")
+    console.print(
+        f"{len(summary.finished)} finished, {len(summary.skipped)} already done, {len(summary.failed)} failed "
+        f"in {summary.seconds:.0f} s"
+    )
+    for cell_id, why in summary.failed.items():
+        console.print(f"[red]failed[/] {cell_id}: {why}", highlight=False, soft_wrap=True)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _quiet_loading_bars() -> None:
+    """One line per stage instead of a weight-loading bar per model load."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the main app."""
+    """Add `cotdistill run` to the main app."""
+    app.command("run")(run_command)

@@ -1,0 +1,190 @@
+"""Evaluate a trained student on a task: decode as its strategy says, score, time, save predictions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from cotdistill.answers import extract_answer, is_correct
+from cotdistill.errors import CotdistillError
+from cotdistill.evaluation.files import write_json_atomic, write_jsonl_atomic
+from cotdistill.evaluation.generation import DecodeSettings, Generation, generate_batch, prepare_tokenizer
+from cotdistill.evaluation.metrics import majority_vote, summarise
+from cotdistill.records import Record
+
+
+@dataclass
+class EvalOptions:
+    """Decoding and scoring options; the defaults are what `cotdistill eval` uses."""
+
+    self_consistency: int = 1  # >1: sample this many continuations per question and majority-vote
+    explain: bool = False  # answer-first models: keep generating the rationale after the separator
+    batch_size: int = 8
+    max_new_tokens: int = 256
+    temperature: float = 0.7  # sampling temperature for self-consistency only
+    seed: int = 0  # sampling seed for self-consistency
+    similarity: bool = True  # score generated rationales against the records' reference rationales
+    encoder: str = "minilm"  # sentence encoder for that score
+
+
+def predictions_path(out: str | Path) -> Path:
+    """Where per-question predictions go: beside the metrics file, `<stem>.predictions.jsonl`."""
+    out = Path(out)
+    return out.with_name(out.stem + ".predictions.jsonl")
+
+
+def evaluate(
+    model_dir: str | Path,
+    task: str | None = None,
+    *,
+    records: list[Record] | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    data_dir: str | Path | None = None,
+    task_options: dict | None = None,
+    options: EvalOptions | None = None,
+    out: str | Path | None = None,
+    predictions_out: str | Path | None = None,
+    progress: bool = False,
+) -> dict:
+    """Decode every question with the model's own strategy and return the metrics.
+
+    Give either a task name (loaded with `load_task(task, split, ...)`) or the records themselves.
+    With `out`, the metrics are written there as JSON and the per-question predictions beside it
+    (or to `predictions_out` when given).
+    """
+    import torch
+
+    from cotdistill.models import load_causal_lm
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+
+    options = options or EvalOptions()
+    check_options(options)
+    meta = read_model_metadata(model_dir)
+    strategy = strategy_from_metadata(meta)
+    if records is None:
+        if task is None:
+            raise CotdistillError("evaluate() needs a task name or records")
+        from cotdistill.tasks import load_task
+
+        records = load_task(task, split, data_dir=data_dir, limit=limit, **(task_options or {}))
+    elif limit is not None:
+        records = records[:limit]
+    if not records:
+        raise CotdistillError(f"no questions to evaluate (task '{task}', split '{split}', limit {limit})")
+
+    model, tokenizer = load_causal_lm(str(model_dir))
+    model.eval()
+    prepare_tokenizer(tokenizer)
+    settings = DecodeSettings(
+        max_new_tokens=options.max_new_tokens,
+        stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
+        num_samples=options.self_consistency,
+        temperature=options.temperature,
+    )
+    torch.manual_seed(options.seed)
+    warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
+
+    rows, seconds = [], 0.0
+    for start in _progress(range(0, len(records), options.batch_size), progress, len(records), options.batch_size):
+        batch = records[start : start + options.batch_size]
+        generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], settings)
+        seconds += batch_seconds
+        rows.extend(score_question(r, g, strategy) for r, g in zip(batch, generations))
+
+    similarities = _similarities(rows, records, options)
+    for row, score in zip(rows, similarities):
+        row["rationale_similarity"] = score
+    metrics = summarise(
+        [r["correct"] for r in rows],
+        [r["generated_tokens"] for r in rows],
+        seconds,
+        [s for s in similarities if s is not None],
+    )
+    metrics.update(
+        strategy=strategy.name,
+        answer_first=strategy.answer_first,
+        task=task,
+        split=split,
+        model=str(model_dir),
+        base_model=meta.get("base_model"),
+        self_consistency=options.self_consistency,
+        explain=options.explain,
+        batch_size=options.batch_size,
+        max_new_tokens=options.max_new_tokens,
+        stop_strings=list(settings.stop_strings),
+        stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
+        unparsed=sum(r["predicted"] is None for r in rows),
+        decode_seconds=seconds,
+    )
+    if predictions_out is None and out is not None:
+        predictions_out = predictions_path(out)
+    if predictions_out is not None:
+        write_jsonl_atomic(predictions_out, rows)
+        metrics["predictions"] = str(predictions_out)
+    if out is not None:
+        write_json_atomic(out, metrics)
+    return metrics
+
+
+def score_question(record: Record, generations: list[Generation], strategy) -> dict:
+    """Extract each sample's answer, vote, and score against the gold answer."""
+    answers, rationales = [], []
+    for generation in generations:
+        answer_text, rationale = strategy.split_output(generation.text)
+        answers.append(extract_answer(answer_text, record.answer_type, record.choices))
+        rationales.append(rationale)
+    predicted = majority_vote(answers)
+    correct = predicted is not None and is_correct(predicted, record.answer, record.answer_type, record.choices)
+    return {
+        "id": record.id,
+        "gold": record.answer,
+        "predicted": predicted,
+        "correct": bool(correct),
+        "output": generations[0].text,
+        "rationale": rationales[0] or None,
+        "generated_tokens": sum(g.n_tokens for g in generations),
+        "stopped_by": [g.stopped_by for g in generations],
+        **({"samples": [g.text for g in generations], "sample_answers": answers} if len(generations) > 1 else {}),
+    }
+
+
+def warm_up(model, tokenizer, prompts: list[str]) -> None:
+    """One short untimed generate: the first call pays one-off setup costs that are not latency."""
+    generate_batch(model, tokenizer, prompts, DecodeSettings(max_new_tokens=2))
+
+
+def check_options(options: EvalOptions) -> None:
+    problems = []
+    if options.self_consistency < 1:
+        problems.append(f"self_consistency must be >= 1, got {options.self_consistency}")
+    if options.batch_size < 1:
+        problems.append(f"batch_size must be >= 1, got {options.batch_size}")
+    if options.max_new_tokens < 1:
+        problems.append(f"max_new_tokens must be >= 1, got {options.max_new_tokens}")
+    if options.self_consistency > 1 and options.temperature <= 0:
+        problems.append("self-consistency samples need temperature > 0")
+    if problems:
+        from cotdistill.errors import ConfigError
+
+        raise ConfigError(problems, source="eval options")
+
+
+def _similarities(rows: list[dict], records: list[Record], options: EvalOptions) -> list[float | None]:
+    """Rationale-to-teacher similarity where both a generated and a reference rationale exist."""
+    wanted = options.similarity and any(r["rationale"] for r in rows) and any(rec.rationales for rec in records)
+    if not wanted:
+        return [None] * len(rows)
+    from cotdistill.evaluation.similarity import rationale_similarities
+    from cotdistill.models import load_encoder
+
+    return rationale_similarities([r["rationale"] for r in rows], [rec.rationales for rec in records], load_encoder(options.encoder))
+
+
+def _progress(batches: range, enabled: bool, n: int, batch_size: int):
+    if not enabled:
+        return batches
+    from tqdm import tqdm
+
+    return tqdm(batches, desc="eval", unit="batch", total=len(batches), postfix={"questions": n, "batch": batch_size})

@@ -1,0 +1,111 @@
+"""Batched decoding with left padding, stop strings and exact per-row token accounting.
+
+`transformers` stops each row as soon as a token completes a stop string (`StopStringCriteria`,
+which also catches a stop string split across tokens) or at EOS; finished rows are then padded
+while the rest of the batch goes on. Here each row is cut back to the token that ended it, so no
+token past the separator is kept in the text or counted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One decoded continuation."""
+
+    text: str  # generated text, ending right after the stop string when one was hit
+    n_tokens: int  # tokens generated up to and including the one that ended the row
+    stopped_by: str  # "stop", "eos" or "length"
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How to decode: greedy by default; sampling for self-consistency."""
+
+    max_new_tokens: int = 256
+    stop_strings: tuple[str, ...] = ()
+    num_samples: int = 1
+    temperature: float = 0.7
+    top_p: float = 1.0
+
+    @property
+    def sampling(self) -> bool:
+        return self.num_samples > 1
+
+
+def prepare_tokenizer(tokenizer) -> None:
+    """Left padding (decoder-only batches must end where generation starts) and a pad token."""
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def eos_token_ids(model, tokenizer) -> list[int]:
+    """Every id that ends a sequence: the tokenizer's EOS and the model's generation config's."""
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured:
+        ids.update(configured)
+    return sorted(i for i in ids if i is not None)
+
+
+def generate_batch(model, tokenizer, prompts: list[str], settings: DecodeSettings) -> tuple[list[list[Generation]], float]:
+    """Decode `settings.num_samples` continuations per prompt; returns them per prompt and the wall time."""
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True).to(model.device)
+    eos_ids = eos_token_ids(model, tokenizer)
+    kwargs = dict(
+        max_new_tokens=settings.max_new_tokens,
+        eos_token_id=eos_ids,
+        pad_token_id=tokenizer.pad_token_id,
+        num_return_sequences=settings.num_samples,
+    )
+    if settings.sampling:
+        kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if settings.stop_strings:
+        kwargs.update(stop_strings=list(settings.stop_strings), tokenizer=tokenizer)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        output = model.generate(**encoded, **kwargs)
+    seconds = time.perf_counter() - started
+    new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
+    rows = [trim_row(ids, tokenizer, eos_ids, settings.stop_strings) for ids in new_tokens]
+    k = settings.num_samples
+    return [rows[i * k : (i + 1) * k] for i in range(len(prompts))], seconds
+
+
+def trim_row(ids: list[int], tokenizer, eos_ids: list[int], stop_strings: tuple[str, ...]) -> Generation:
+    """Cut one generated row at whichever comes first: a completed stop string, EOS, or the length limit."""
+    eos_at = next((i for i, t in enumerate(ids) if t in eos_ids), None)
+    body = ids if eos_at is None else ids[:eos_at]
+    # skip_special_tokens=False: a separator registered as a special token must stay visible.
+    text = tokenizer.decode(body, skip_special_tokens=False)
+    hit = first_stop(text, stop_strings)
+    if hit is not None:
+        n_tokens = tokens_until(body, tokenizer, stop_strings)
+        return Generation(text=text[:hit], n_tokens=n_tokens, stopped_by="stop")
+    if eos_at is not None:
+        return Generation(text=text, n_tokens=eos_at + 1, stopped_by="eos")
+    return Generation(text=text, n_tokens=len(ids), stopped_by="length")
+
+
+def first_stop(text: str, stop_strings: tuple[str, ...]) -> int | None:
+    """Character offset just past the earliest stop string in `text`, or None."""
+    ends = [text.find(s) + len(s) for s in stop_strings if s and s in text]
+    return min(ends) if ends else None
+
+
+def tokens_until(ids: list[int], tokenizer, stop_strings: tuple[str, ...]) -> int:
+    """The number of leading tokens needed for the decoded text to contain a stop string."""
+    for k in range(1, len(ids) + 1):
+        if first_stop(tokenizer.decode(ids[:k], skip_special_tokens=False), stop_strings) is not None:
+            return k
+    return len(ids)

@@ -1,0 +1,152 @@
+"""Everything about an experiment config that pydantic's shape check cannot see, found before any compute.
+
+Names are checked against their registries and the teacher, curation and training settings against
+the stages' own config models (built exactly as the runner will build them), so a typo in the last
+strategy's options fails at once instead of an hour into the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from cotdistill.errors import ConfigError, CotdistillError
+from cotdistill.experiments.config import ExperimentConfig
+from cotdistill.experiments.pipeline import (
+    CURATE_SET_BY_GRID,
+    TEACH_SET_BY_GRID,
+    TRAIN_SET_BY_GRID,
+    curate_config,
+    teach_config,
+    train_settings,
+)
+
+PLACEHOLDER = Path("<run>")
+
+
+def semantic_problems(config: ExperimentConfig) -> list[str]:
+    """Every problem found, each naming its field; empty when the config can run."""
+    problems = _duplicate_columns(config) + _task_problems(config) + _student_problems(config.student)
+    problems += _strategy_problems(config)
+    problems += _grid_owned("teacher", config.teacher, TEACH_SET_BY_GRID, "set by the experiment (tasks, samples_per_question, data_seed)")
+    problems += _grid_owned("curation", config.curation, CURATE_SET_BY_GRID, "set by the experiment (samples_per_question, noise, data_seed)")
+    problems += _grid_owned("training", config.training, TRAIN_SET_BY_GRID, "set by the experiment (student, strategies, seeds)")
+    problems += _stage_problems(config)
+    return list(dict.fromkeys(problems))  # the same problem found for two tasks is listed once
+
+
+def _duplicate_columns(config: ExperimentConfig) -> list[str]:
+    problems = []
+    for section, names, hint in (
+        ("strategies", [s.id for s in config.strategies], "give each a distinct `label`"),
+        ("tasks", [t.name for t in config.tasks], "list each task once"),
+    ):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            problems.append(f"{section}: duplicate {'strategy labels' if section == 'strategies' else 'task names'} {duplicates}: {hint}")
+    return problems
+
+
+def _task_problems(config: ExperimentConfig) -> list[str]:
+    from cotdistill.tasks import get_task_info, task_options
+
+    problems = []
+    for i, task in enumerate(config.tasks):
+        try:
+            info = get_task_info(task.name)
+        except CotdistillError as error:
+            problems.append(f"tasks.{i}.name: {error}")
+            continue
+        for field in ("train_split", "test_split"):
+            split = getattr(task, field)
+            if info.splits and split not in info.splits:
+                problems.append(f"tasks.{i}.{field}: task '{task.name}' has no split '{split}' (its splits: {', '.join(info.splits)})")
+        if task.train_split == task.test_split:
+            problems.append(f"tasks.{i}: train_split and test_split are both '{task.train_split}'; evaluate on held-out questions")
+        accepted = task_options(info)
+        for key in task.options:
+            if key not in accepted or key in ("size", "seed"):
+                hint = "use train_size/test_size and data_seed" if key in ("size", "seed") else f"its options: {', '.join(accepted) or 'none'}"
+                problems.append(f"tasks.{i}.options.{key}: not an option of task '{task.name}' here ({hint})")
+    return problems
+
+
+def _student_problems(student: str) -> list[str]:
+    from cotdistill.models import list_models
+
+    names = {info.name for info in list_models()}
+    path = Path(student).expanduser()
+    if student in names or path.is_dir() or (student.count("/") == 1 and not student.startswith((".", "/", "~"))):
+        return []
+    return [f"student: '{student}' is neither a registered model ({', '.join(sorted(names))}), a folder, nor a hub id org/name"]
+
+
+def _strategy_problems(config: ExperimentConfig) -> list[str]:
+    from cotdistill.strategies import get_strategy
+
+    problems = []
+    for i, spec in enumerate(config.strategies):
+        try:
+            get_strategy(spec.name, **spec.options)
+        except ConfigError as error:
+            problems += [f"strategies.{i}.options: {p}" for p in error.problems]
+        except CotdistillError as error:
+            problems.append(f"strategies.{i}.name: {error}")
+        problems += _grid_owned(f"strategies.{i}.training", spec.training, TRAIN_SET_BY_GRID, "set by the experiment")
+    return problems
+
+
+def _grid_owned(section: str, settings: dict, owned: set[str], why: str) -> list[str]:
+    return [f"{section}.{key}: {why}; remove it here" for key in sorted(owned & set(settings))]
+
+
+def _stage_problems(config: ExperimentConfig) -> list[str]:
+    from cotdistill.training import TrainConfig
+    from cotdistill.training.config import STRATEGY_OPTIONS
+
+    from cotdistill.strategies import STRATEGIES
+    from cotdistill.tasks import get_task_info
+
+    problems = []
+    for task in config.tasks:
+        try:
+            get_task_info(task.name)
+        except CotdistillError:
+            continue  # reported by _task_problems
+        problems += _validate("teacher", lambda: teach_config(config, task, PLACEHOLDER / "store.sqlite"))
+        for k in config.samples_per_question:
+            for noise in config.noise:
+                problems += _validate("curation", lambda: curate_config(config, task, k, noise))
+    for key in sorted(set(config.training) & set(STRATEGY_OPTIONS)):
+        problems.append(f"training.{key}: a strategy option; set it under strategies[].options")
+    cell_by_strategy = {cell.strategy.id: cell for cell in config.cells()}
+    for i, spec in enumerate(config.strategies):
+        if spec.name not in STRATEGIES:
+            continue  # reported by _strategy_problems
+        cell = cell_by_strategy[spec.id]
+        settings = train_settings(config, cell, PLACEHOLDER, PLACEHOLDER)
+        where = {k: f"strategies.{i}.options" for k in spec.options}
+        where.update({k: f"strategies.{i}.training" for k in spec.training})
+        problems += _validate("training", lambda: TrainConfig.model_validate(settings), where)
+    return problems
+
+
+def _validate(section: str, build, where: dict[str, str] | None = None) -> list[str]:
+    """Build a stage config; its validation errors, each named by the field of the experiment config."""
+    try:
+        build()
+    except CotdistillError as error:
+        return [f"{section}: {error}"]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = ".".join(str(p) for p in item["loc"])
+            head = str(item["loc"][0]) if item["loc"] else ""
+            prefix = (where or {}).get(head, section)
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = f"not a {section} setting (check the spelling)"
+            problems.append(f"{prefix}.{field}: {message}" if field else f"{prefix}: {message}")
+        return problems
+    return []

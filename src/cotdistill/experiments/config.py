@@ -1,0 +1,190 @@
+"""The experiment config: tasks x strategies x seeds (x noise levels x samples per question).
+
+Validated as a whole before any compute: pydantic checks the shape, then
+`checks.semantic_problems` checks every name against its registry and the teacher, curation and
+training settings against those stages' own config models; all problems are raised at once as one
+ConfigError naming each field.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cotdistill.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskSpec(_Strict):
+    """One task of the grid: where its training questions and held-out test questions come from."""
+
+    name: str = Field(description="A registered task name (`cotdistill tasks list`), e.g. synth-coin-flip.")
+    train_split: str = Field("train", description="Split the teacher explains and the student trains on.")
+    test_split: str = Field("test", description="Held-out split the student is evaluated on.")
+    train_size: int | None = Field(None, gt=0, description="Training questions (synthetic: generated; real: the first N).")
+    test_size: int | None = Field(None, gt=0, description="Test questions (synthetic: generated; real: the first N).")
+    data_dir: str | None = Field(None, description="Data folder for real tasks; falls back to $COTDISTILL_DATA.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Extra task options passed to load_task (e.g. difficulty).")
+
+
+class StrategySpec(_Strict):
+    """One strategy column: a registered strategy and its options."""
+
+    name: str = Field(description="answer-only, pre-thinking, post-thinking, prefix or pst.")
+    label: str | None = Field(None, description="Column name in the report; defaults to the strategy name.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Strategy options (e.g. semantic_weight for pst).")
+    training: dict[str, Any] = Field(default_factory=dict, description="Training settings for this strategy only (override `training`).")
+
+    @property
+    def id(self) -> str:
+        return self.label or self.name
+
+
+class EvalSpec(_Strict):
+    """How each cell's student is evaluated."""
+
+    batch_size: int = Field(8, gt=0, description="Questions decoded together.")
+    max_new_tokens: int = Field(256, gt=0, description="Most new tokens per question.")
+    self_consistency: int = Field(1, gt=0, description="Samples per question with majority vote (1 = greedy).")
+    temperature: float = Field(0.7, gt=0, description="Sampling temperature for self-consistency.")
+    explain: bool = Field(False, description="Answer-first models also generate their rationale.")
+    similarity: bool = Field(True, description="Score generated rationales against the reference ones (MiniLM).")
+
+
+class ExperimentConfig(_Strict):
+    """A whole experiment, from teacher data to report."""
+
+    name: str = Field(description="Experiment name (report title).")
+    student: str = Field("smollm2-135m-instruct", description="Student model: a registered name, a folder or a hub id.")
+    tasks: list[TaskSpec] = Field(min_length=1, description="Tasks (report columns).")
+    strategies: list[StrategySpec] = Field(min_length=1, description="Strategies (report rows).")
+    seeds: list[int] = Field([0], min_length=1, description="Training seeds; one cell per seed.")
+    noise: list[float] = Field([0.0], min_length=1, description="Fractions of training rationales corrupted; one cell per level.")
+    samples_per_question: list[int] = Field([1], min_length=1, description="Rationales kept per question; the teacher samples the largest once.")
+    data_seed: int = Field(0, description="Seed for task generation, teacher sampling and curation (shared by all cells).")
+    teacher: dict[str, Any] = Field(
+        default_factory=lambda: {"teacher": "reference"},
+        description="Teacher settings: `cotdistill.teachers.TeachConfig` fields (teacher, model, params, prompt, error_rate, ...).",
+    )
+    curation: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Curation settings: `cotdistill.curation.CurateConfig` fields (filter, dedup, downsample, noise_kind, label).",
+    )
+    training: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Training settings: `cotdistill.training.TrainConfig` fields (lora, epochs, max_steps, lr, batch_size, ...).",
+    )
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _names_as_specs(cls, value):
+        """`- pst` is short for `- {name: pst}`."""
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("noise")
+    @classmethod
+    def _noise_fractions(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0.0 <= v <= 1.0]
+        if bad:
+            raise ValueError(f"noise levels are fractions in [0, 1], got {bad}")
+        return value
+
+    @field_validator("samples_per_question")
+    @classmethod
+    def _positive_samples(cls, value: list[int]) -> list[int]:
+        bad = [v for v in value if v < 1]
+        if bad:
+            raise ValueError(f"samples per question must be >= 1, got {bad}")
+        return value
+
+    def cells(self) -> list["Cell"]:
+        """Every (task, strategy, seed, noise, samples per question) combination, in report order."""
+        return [
+            Cell(task=task, strategy=strategy, seed=seed, noise=noise, samples_per_question=k)
+            for task, noise, k, strategy, seed in itertools.product(
+                self.tasks, self.noise, self.samples_per_question, self.strategies, self.seeds
+            )
+        ]
+
+
+class Cell(BaseModel):
+    """One trained-and-evaluated student."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: TaskSpec
+    strategy: StrategySpec
+    seed: int
+    noise: float
+    samples_per_question: int
+
+    @property
+    def id(self) -> str:
+        """A readable folder name, unique within an experiment."""
+        noise = f"{self.noise:g}".replace(".", "p")
+        return f"{self.task.name}__{self.strategy.id}__k{self.samples_per_question}__noise{noise}__seed{self.seed}"
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a YAML experiment config; every problem is reported at once."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"file not found: {path}"], source=str(path)) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([f"not valid YAML: {error}"], source=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(["the top level must be a mapping of settings (name:, tasks:, strategies:, ...)"], source=str(path))
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict, source: str = "config") -> ExperimentConfig:
+    """Validate the shape with pydantic, then every name and stage setting; raise all problems together.
+
+    When some sections are malformed, the others are still checked in depth (with stand-ins for the
+    malformed ones), so one run of the validator lists everything there is to fix.
+    """
+    from cotdistill.experiments.checks import semantic_problems
+
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [_describe(e) for e in error.errors()]
+        broken = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+        partial = _with_stand_ins({k: v for k, v in data.items() if k not in broken})
+        if partial is not None and not any(e["type"] == "value_error" and not e["loc"] for e in error.errors()):
+            problems += [p for p in semantic_problems(partial) if p.split(".", 1)[0].split(":", 1)[0] not in broken]
+        raise ConfigError(list(dict.fromkeys(problems)), source=source) from None
+    problems = semantic_problems(config)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return config
+
+
+_STAND_INS = {"name": "stand-in", "tasks": [{"name": "synth-coin-flip"}], "strategies": [{"name": "answer-only"}]}
+
+
+def _with_stand_ins(data: dict) -> ExperimentConfig | None:
+    try:
+        return ExperimentConfig.model_validate({**{k: v for k, v in _STAND_INS.items() if k not in data}, **data})
+    except ValidationError:
+        return None
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling; see examples/quickstart.yaml)"
+    return f"{where}: {message}"

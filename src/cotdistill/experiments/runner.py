@@ -1,0 +1,182 @@
+"""Run an experiment grid cell by cell, resumably, under one run folder.
+
+Layout of a run folder:
+    config.json                      the validated config this run was started with
+    teacher/<task>-<key>/            teacher samples (shared by every cell of that task)
+    curated/<task>-<key>/            curated training sets (shared across strategies and seeds)
+    cells/<cell_id>/cell.json        what the cell is and its cache key
+    cells/<cell_id>/model/           the trained student (kept: eval can be re-run on it)
+    cells/<cell_id>/trained.json     written once training finished
+    cells/<cell_id>/eval.json        the cell's result, written last and atomically: "done"
+    cells/<cell_id>/error.json       why the cell failed, if it did (removed when it is retried)
+    report/                          the rendered report
+
+Each cached artefact carries the hash of the settings that produced it, so a re-run skips only
+work whose settings are unchanged, and a failed cell never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cotdistill.evaluation.files import write_json_atomic
+from cotdistill.experiments.config import Cell, ExperimentConfig
+
+
+def settings_key(*parts) -> str:
+    """A stable short hash of JSON-able settings."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="json")
+
+
+def train_key(config: ExperimentConfig, cell: Cell) -> str:
+    """Everything that changes the trained student."""
+    return settings_key(
+        config.student, _dump(cell.task), config.teacher, config.curation, config.data_seed,
+        max(config.samples_per_question), _dump(cell.strategy), cell.seed, cell.noise, cell.samples_per_question,
+        config.training,
+    )
+
+
+def eval_key(config: ExperimentConfig, cell: Cell) -> str:
+    """Everything that changes the cell's result (a changed eval setting re-evaluates, not re-trains)."""
+    return settings_key(train_key(config, cell), _dump(config.eval))
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+@dataclass
+class RunSummary:
+    """What happened to each cell in this invocation."""
+
+    run_dir: Path
+    finished: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    report: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class Runner:
+    """Drives the cells of one experiment through a pipeline of cached stages."""
+
+    def __init__(self, config: ExperimentConfig, run_dir: str | Path, pipeline=None, log=print):
+        from cotdistill.experiments.pipeline import Pipeline
+
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.pipeline = pipeline or Pipeline(config, self.run_dir, log=log)
+        self.log = log
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.run_dir / "cells" / cell.id
+
+    def is_done(self, cell: Cell) -> bool:
+        result = read_json(self.cell_dir(cell) / "eval.json")
+        return result is not None and result.get("eval_key") == eval_key(self.config, cell)
+
+    def run(self, report: bool = True) -> RunSummary:
+        started = time.perf_counter()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.run_dir / "config.json", _dump(self.config))
+        summary = RunSummary(self.run_dir)
+        cells = self.config.cells()
+        for number, cell in enumerate(cells, 1):
+            prefix = f"[{number}/{len(cells)}] {cell.id}"
+            if self.is_done(cell):
+                summary.skipped.append(cell.id)
+                self.log(f"{prefix}: done already, skipped")
+                continue
+            cell_started = time.perf_counter()
+            try:
+                result = self.run_cell(cell, prefix)
+            except Exception as error:  # a failed cell is recorded; the others still run
+                summary.failed[cell.id] = f"{type(error).__name__}: {error}"
+                self.record_failure(cell, error)
+                self.log(f"{prefix}: FAILED ({type(error).__name__}: {error}); see {self.cell_dir(cell) / 'error.json'}")
+                continue
+            summary.finished.append(cell.id)
+            low, high = result["ci95"]
+            self.log(
+                f"{prefix}: accuracy {result['accuracy']:.3f} [{low:.3f}, {high:.3f}] (n={result['n']}), "
+                f"{result['mean_generated_tokens']:.1f} tokens/question, {time.perf_counter() - cell_started:.0f} s"
+            )
+        if report:
+            summary.report = self.pipeline.report()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def run_cell(self, cell: Cell, prefix: str) -> dict:
+        folder = self.cell_dir(cell)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "error.json").unlink(missing_ok=True)
+        (folder / "eval.json").unlink(missing_ok=True)  # a result of other settings: stale
+        write_json_atomic(folder / "cell.json", {"id": cell.id, **_dump(cell), "train_key": train_key(self.config, cell)})
+        self.stage = "train"
+        trained = read_json(folder / "trained.json")
+        if trained is not None and trained.get("train_key") == train_key(self.config, cell):
+            self.log(f"{prefix}: trained already, evaluating")
+        else:
+            (folder / "trained.json").unlink(missing_ok=True)
+            self.stage = "data"
+            train_file = self.pipeline.training_data(cell)
+            self.stage = "train"
+            self.log(f"{prefix}: training {cell.strategy.name} on {train_file}")
+            t0 = time.perf_counter()
+            info = self.pipeline.train(cell, train_file, folder / "model")
+            trained = {"train_key": train_key(self.config, cell), "seconds": time.perf_counter() - t0, **(info or {})}
+            write_json_atomic(folder / "trained.json", trained)
+        self.stage = "eval"
+        self.log(f"{prefix}: evaluating")
+        metrics = self.pipeline.evaluate(cell, folder / "model", folder / "eval.predictions.jsonl")
+        result = {
+            **metrics,
+            "cell_id": cell.id,
+            "task": cell.task.name,
+            "strategy": cell.strategy.id,
+            "strategy_name": cell.strategy.name,
+            "seed": cell.seed,
+            "noise": cell.noise,
+            "samples_per_question": cell.samples_per_question,
+            "train_seconds": trained.get("seconds"),
+            "train_examples": trained.get("examples"),
+            "eval_key": eval_key(self.config, cell),
+        }
+        write_json_atomic(folder / "eval.json", result)  # last: its presence marks the cell done
+        return result
+
+    def record_failure(self, cell: Cell, error: Exception) -> None:
+        write_json_atomic(
+            self.cell_dir(cell) / "error.json",
+            {
+                "cell_id": cell.id,
+                "stage": getattr(self, "stage", None),
+                "error": type(error).__name__,
+                "message": str(error),
+                "traceback": traceback.format_exc(),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+
+
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, pipeline=None, log=print, report: bool = True) -> RunSummary:
+    """Run (or resume) every cell of `config` under `run_dir`, then render the report."""
+    return Runner(config, run_dir, pipeline=pipeline, log=log).run(report=report)

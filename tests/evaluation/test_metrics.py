@@ -1,0 +1,42 @@
+"""Scoring helpers against hand-computed values."""
+
+import pytest
+
+from cotdistill.evaluation.metrics import majority_vote, summarise, wilson_interval
+
+
+def test_wilson_interval_matches_hand_computed_values():
+    # 8/10 at z=1.96: centre (0.8 + 0.19208)/1.38415 = 0.71676, half 0.22652 -> [0.4902, 0.9433]
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_wilson_interval_at_the_edges_stays_inside_unit_interval():
+    # k=0: [0, z^2/(n+z^2)] = [0, 3.8415/13.8415]; k=n: [n/(n+z^2), 1]
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.27753), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.72247, 1.0), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_wilson_interval_rejects_impossible_counts():
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+
+
+def test_majority_vote_ignores_unparsed_and_breaks_ties_by_first_seen():
+    assert majority_vote(["3", None, "4", "4", None, None]) == "4"
+    assert majority_vote(["b", "a", "a", "b"]) == "b"
+    assert majority_vote([None, None]) is None
+
+
+def test_summarise_divides_time_and_tokens_per_question():
+    metrics = summarise([True, False, True, True], [10, 20, 30, 40], total_seconds=2.0, similarities=[0.5, 0.7])
+    assert metrics["n"] == 4 and metrics["correct"] == 3
+    assert metrics["accuracy"] == 0.75
+    assert metrics["mean_generated_tokens"] == 25.0
+    assert metrics["mean_latency_s"] == 0.5
+    assert metrics["tokens_per_s"] == 50.0
+    assert metrics["rationale_similarity"] == pytest.approx(0.6)
+    low, high = metrics["ci95"]
+    assert low < 0.75 < high

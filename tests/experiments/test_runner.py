@@ -1,0 +1,141 @@
+"""`run` end to end on tiny-llama: shared caches, resumption after an interruption, failed cells."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from cotdistill.cli import app
+from cotdistill.experiments import parse_config, run_experiment
+from cotdistill.experiments.pipeline import Pipeline
+
+pytestmark = pytest.mark.slow
+
+CONFIG = {
+    "name": "tiny-grid",
+    "student": "tiny-llama",
+    "tasks": [{"name": "synth-coin-flip", "train_size": 8, "test_size": 4}],
+    "strategies": ["answer-only", "pre-thinking"],
+    "samples_per_question": [2],
+    "teacher": {"teacher": "reference", "error_rate": 0.25},
+    "curation": {"filter": "all", "label": "gold"},
+    "training": {"max_steps": 1, "batch_size": 4, "report_to": []},
+    "eval": {"batch_size": 4, "max_new_tokens": 4, "similarity": False},
+}
+IDS = ["synth-coin-flip__answer-only__k2__noise0__seed0", "synth-coin-flip__pre-thinking__k2__noise0__seed0"]
+
+
+class CountingPipeline(Pipeline):
+    """The real pipeline, counting stage calls; optionally failing or interrupting one cell's stage."""
+
+    def __init__(self, *args, fail=None, interrupt=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = {"train": [], "evaluate": []}
+        self.fail, self.interrupt = fail or {}, interrupt or {}
+
+    def _maybe_stop(self, stage, cell):
+        if self.fail.get(stage) == cell.strategy.name:
+            raise RuntimeError(f"injected {stage} failure")
+        if self.interrupt.get(stage) == cell.strategy.name:
+            raise KeyboardInterrupt
+
+    def train(self, cell, data, out):
+        self.calls["train"].append(cell.id)
+        self._maybe_stop("train", cell)
+        return super().train(cell, data, out)
+
+    def evaluate(self, cell, model_dir, predictions):
+        self.calls["evaluate"].append(cell.id)
+        self._maybe_stop("evaluate", cell)
+        return super().evaluate(cell, model_dir, predictions)
+
+
+def run(run_dir, config=CONFIG, **pipeline_options):
+    experiment = parse_config(config)
+    pipeline = CountingPipeline(experiment, run_dir, log=lambda line: None, **pipeline_options)
+    return run_experiment(experiment, run_dir, pipeline=pipeline, log=lambda line: None), pipeline
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One complete run of the grid, copied by the tests that modify it."""
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    summary, _ = run(run_dir)
+    assert summary.ok, summary.failed
+    return run_dir
+
+
+def test_a_run_writes_every_cell_shares_its_data_and_renders_the_report(finished_run):
+    for cell_id in IDS:
+        result = json.loads((finished_run / "cells" / cell_id / "eval.json").read_text())
+        assert {"n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "strategy"} <= set(result)
+        assert result["task"] == "synth-coin-flip" and result["seed"] == 0
+        assert result["noise"] == 0.0 and result["samples_per_question"] == 2 and result["n"] == 4
+        assert (finished_run / "cells" / cell_id / "eval.predictions.jsonl").is_file()
+    # both strategies trained on the one teacher store and the one curated set
+    assert len(list((finished_run / "teacher").iterdir())) == 1
+    assert len(list((finished_run / "curated").iterdir())) == 1
+    manifest = json.loads(next((finished_run / "curated").iterdir()).joinpath("manifest.json").read_text())
+    assert manifest["counts"]["kept"] == 16  # 8 questions x 2 samples, filter: all
+    report = (finished_run / "report" / "report.md").read_text()
+    assert "answer-only" in report and "pre-thinking" in report
+
+
+def test_rerun_skips_finished_cells(finished_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    summary, pipeline = run(run_dir)
+    assert summary.skipped == IDS and not summary.finished
+    assert pipeline.calls == {"train": [], "evaluate": []}
+
+
+def test_interrupted_run_resumes_without_redoing_finished_work(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(run_dir, interrupt={"evaluate": "pre-thinking"})  # Ctrl-C while the 2nd cell evaluates
+    first, second = (run_dir / "cells" / i for i in IDS)
+    assert (first / "eval.json").is_file() and not (second / "eval.json").exists()
+    assert (second / "trained.json").is_file()
+    first_result = (first / "eval.json").read_text()
+
+    summary, pipeline = run(run_dir)
+    assert summary.skipped == IDS[:1] and summary.finished == IDS[1:]
+    assert pipeline.calls["train"] == []  # the 2nd cell's training had finished: not redone
+    assert pipeline.calls["evaluate"] == IDS[1:]
+    assert (first / "eval.json").read_text() == first_result
+
+
+def test_a_failed_cell_is_recorded_and_the_others_finish(tmp_path):
+    run_dir = tmp_path / "run"
+    summary, _ = run(run_dir, fail={"train": "answer-only"})
+    assert list(summary.failed) == IDS[:1] and summary.finished == IDS[1:]
+    error = json.loads((run_dir / "cells" / IDS[0] / "error.json").read_text())
+    assert error["stage"] == "train" and error["error"] == "RuntimeError" and "injected" in error["message"]
+    assert "injected train failure" in (run_dir / "report" / "report.md").read_text()
+
+    summary, pipeline = run(run_dir)  # the retry runs only the failed cell
+    assert summary.finished == IDS[:1] and summary.skipped == IDS[1:]
+    assert not (run_dir / "cells" / IDS[0] / "error.json").exists()
+
+
+def test_changed_eval_settings_re_evaluate_without_retraining(finished_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    changed = {**CONFIG, "eval": {**CONFIG["eval"], "max_new_tokens": 3}}
+    summary, pipeline = run(run_dir, config=changed)
+    assert summary.finished == IDS and pipeline.calls["train"] == []
+    assert json.loads((run_dir / "cells" / IDS[1] / "eval.json").read_text())["max_new_tokens"] == 3
+
+
+def test_run_cli_checks_the_config_and_lists_cells(tmp_path):
+    import yaml
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    result = CliRunner().invoke(app, ["run", str(path), "--check", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert all(cell_id in result.output for cell_id in IDS)
+    assert not (tmp_path / "run").exists()  # --check computes nothing
