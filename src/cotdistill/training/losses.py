@@ -1,0 +1,96 @@
+"""The training losses as pure functions over tensors (shapes: B batch, T tokens, V vocab, H/D dims).
+
+Token kinds come from `cotdistill.strategies` (PROMPT = 0, ANSWER = 1, RATIONALE = 2); padding
+is PROMPT too, so nothing outside a target span ever enters a loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cotdistill.strategies import ANSWER, PROMPT, RATIONALE, LossSpec
+
+
+def token_cross_entropy(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """Per-token CE of predicting input_ids[:, t] from logits[:, t - 1]: (B, T, V), (B, T) -> (B, T - 1)."""
+    predicted = logits[:, :-1].float()
+    targets = input_ids[:, 1:]
+    flat = F.cross_entropy(predicted.reshape(-1, predicted.size(-1)), targets.reshape(-1), reduction="none")
+    return flat.view(targets.shape)
+
+
+def predicts_target(kinds: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: position t's logits predict token t + 1, which some loss reads (never a prompt or pad token).
+
+    Passed to the model as `logits_to_keep`, so the vocabulary projection (the costliest matmul of a
+    small student) runs only where a loss needs it.
+    """
+    keep = torch.zeros_like(kinds, dtype=torch.bool)
+    keep[:, :-1] = kinds[:, 1:] != PROMPT
+    return keep
+
+
+def kept_cross_entropy(logits: torch.Tensor, input_ids: torch.Tensor, kinds: torch.Tensor, keep: torch.Tensor):
+    """CE and kinds of the kept positions: logits (N, V) for keep's N true positions -> (N,), (N,)."""
+    targets = input_ids[:, 1:][keep[:, :-1]]
+    target_kinds = kinds[:, 1:][keep[:, :-1]]
+    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets, reduction="none")
+    return ce, target_kinds
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of values where mask is true; 0 (still attached to the graph) when the mask is empty."""
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def combine_cross_entropy(token_ce: torch.Tensor, target_kinds: torch.Tensor, spec: LossSpec) -> dict:
+    """The strategy's CE loss from per-token CE and the kinds of the predicted tokens (same shape, any).
+
+    Each CE is a token mean over its own tokens in the batch. joint: one mean over all target tokens
+    (pre-thinking's CE(r + y)); else answer_weight * CE(answer) + rationale_weight * CE(rationale).
+    Returns {"loss", "answer_ce", "rationale_ce"} (the last two for logging; detached).
+    """
+    answer_ce = masked_mean(token_ce, target_kinds == ANSWER)
+    rationale_ce = masked_mean(token_ce, target_kinds == RATIONALE)
+    if spec.joint:
+        loss = masked_mean(token_ce, target_kinds != PROMPT)
+    else:
+        loss = spec.answer_weight * answer_ce + spec.rationale_weight * rationale_ce
+    return {"loss": loss, "answer_ce": answer_ce.detach(), "rationale_ce": rationale_ce.detach()}
+
+
+def semantic_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_sem = mean over the batch of 1 - cos(g(h), e(r)): (N, D), (N, D) -> scalar."""
+    return (1.0 - F.cosine_similarity(predicted.float(), target.float(), dim=-1)).mean()
+
+
+def marker_states(hidden: torch.Tensor, marker_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hidden states at each sequence's marker: (B, T, H), (B,) with -1 = none -> (N, H) and the rows kept."""
+    rows = (marker_index >= 0).nonzero(as_tuple=True)[0]
+    return hidden[rows, marker_index[rows]], rows
+
+
+def rationale_mean_states(hidden: torch.Tensor, kinds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean hidden state over each sequence's rationale tokens: (B, T, H), (B, T) -> (N, H), rows kept."""
+    mask = (kinds == RATIONALE).to(hidden.dtype)
+    counts = mask.sum(dim=1)
+    rows = (counts > 0).nonzero(as_tuple=True)[0]
+    pooled = (hidden * mask.unsqueeze(-1)).sum(dim=1) / counts.clamp(min=1.0).unsqueeze(-1)
+    return pooled[rows], rows
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of hidden states over real (non-padding) tokens: (B, T, H), (B, T) -> (B, H)."""
+    mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def centroids(embeddings: torch.Tensor, groups: list[str]) -> dict[str, torch.Tensor]:
+    """Normalised mean of the L2-normalised embeddings (N, D) of each group (question id)."""
+    unit = F.normalize(embeddings.float(), dim=-1)
+    rows_of: dict[str, list[int]] = {}
+    for row, group in enumerate(groups):
+        rows_of.setdefault(group, []).append(row)
+    return {group: F.normalize(unit[rows].mean(dim=0), dim=-1) for group, rows in rows_of.items()}

@@ -1,0 +1,186 @@
+"""The training loop end to end on the tiny random Llama (SmolLM2 tokenizer) and a small curated folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from cotdistill.records import Record
+from cotdistill.strategies import STRATEGIES, get_strategy, read_model_metadata, strategy_from_metadata
+from cotdistill.training import TrainingError, forward_losses, load_config, train
+from cotdistill.training.data import collate, read_curated
+
+FAST = dict(batch_size=8, max_len=96, report_to=[], progress=False, seed=0)
+
+
+def fixed_batch_ce(model_dir, strategy, records, n: int = 8) -> float:
+    """The strategy's CE loss on the first n records, with the model and tokenizer in model_dir."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    examples = [e for r in records[:n] for e in strategy.encode(r, tokenizer, 96)]
+    with torch.no_grad():
+        parts = forward_losses(model, collate(examples, tokenizer.pad_token_id), strategy)
+    return parts["answer_ce"].item() if strategy.name == "pst" else parts["loss"].item()
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_each_strategy_trains_and_loss_falls(name, curated, tiny_llama, minilm, tmp_path):
+    records, _ = read_curated(curated)
+    strategy = get_strategy(name)
+    before = fixed_batch_ce(tiny_llama, strategy, records)
+    options = {"sem_cache_dir": tmp_path / "cache"} if name == "pst" else {}
+    config = load_config(data=curated, strategy=name, student="tiny-llama", out=tmp_path / "out",
+                         max_steps=6, lr=3e-3, **options, **FAST)  # fmt: skip
+    out = train(config)
+    after = fixed_batch_ce(out, strategy_from_metadata(read_model_metadata(out)), records)
+    assert after < before - 0.5, (before, after)
+
+    meta = read_model_metadata(out)
+    assert meta["strategy"]["name"] == name and meta["answer_type"] == "numeric" and meta["steps"] == 6
+    assert meta["prompt_template"] == strategy.prompt_template
+    assert meta["base_model"]["name"] == "tiny-llama" and meta["lora"] is None
+    assert set(meta["final_losses"]) >= {"loss", "answer_ce", "rationale_ce"}
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == list(range(1, 7)) and log[-1]["tokens_per_s"] > 0
+    if name == "pst":
+        assert (out / "semantic_head.safetensors").is_file() and "semantic" in log[0]
+        assert meta["data"]["semantic_targets_computed"] == 48  # every rationale is distinct
+
+
+def test_pst_semantic_loss_falls_with_only_head_and_marker_training(curated, tiny_llama, minilm, tmp_path):
+    from cotdistill.training.loop import _semantic_setup
+    from cotdistill.training.modeling import load_student
+    from cotdistill.training.data import encode_records
+
+    config = load_config(data=curated, strategy="pst", student="tiny-llama", out=tmp_path / "o",
+                         new_separator_token=True, sem_cache_dir=tmp_path / "cache", **FAST)  # fmt: skip
+    strategy = get_strategy("pst", new_separator_token=True)
+    model, tokenizer, (marker_id,), source = load_student(config, strategy)
+    examples, _ = encode_records(strategy, read_curated(curated)[0][:8], tokenizer, 96)
+    head, table = _semantic_setup(config, strategy, model, tokenizer, source, examples)
+    batch = collate(examples, tokenizer.pad_token_id, table.rows)
+
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    embedding = model.get_input_embeddings().weight
+    embedding.requires_grad_(True)
+    only_marker = torch.zeros_like(embedding)
+    only_marker[marker_id] = 1.0
+    embedding.register_hook(lambda grad: grad * only_marker)
+    initial = embedding.detach().clone()
+
+    optimizer = torch.optim.AdamW([embedding, *head.parameters()], lr=3e-2, weight_decay=0.0)
+    losses = []
+    for _ in range(12):
+        sem = forward_losses(model, batch, strategy, head, table.matrix)["semantic"]
+        optimizer.zero_grad()
+        sem.backward()
+        optimizer.step()
+        losses.append(sem.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+    changed = (embedding.detach() != initial).any(dim=1).nonzero().flatten().tolist()
+    assert changed == [marker_id]
+
+
+def test_semantic_targets_are_cached_and_centroids_shared(tmp_path):
+    from cotdistill.training.semantic import target_table
+
+    calls = []
+
+    def encoder(texts):
+        calls.append(list(texts))
+        return torch.tensor([[float(len(t)), 1.0] for t in texts])
+
+    rationales, groups = ["a b", "c", "a b", "dd"], ["q1", "q1", "q2", "q2"]
+    first = target_table(rationales, groups, encoder, "fake", tmp_path, centroid=False)
+    assert first.computed == 3 and calls == [["a b", "c", "dd"]]
+    assert first.rows[0] == first.rows[2]
+    again = target_table(rationales, groups, encoder, "fake", tmp_path, centroid=True)
+    assert again.computed == 0 and len(calls) == 1  # nothing recomputed
+    assert again.rows == [0, 0, 1, 1] and torch.allclose(again.matrix.norm(dim=1), torch.ones(2))
+
+
+def test_resumed_run_matches_uninterrupted(curated, tiny_llama, tmp_path):
+    config = load_config(data=curated, strategy="post-thinking", student="tiny-llama", out=tmp_path / "run",
+                         lora=True, lora_r=4, lora_dropout=0.1, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip
+    out = train(config)
+    uninterrupted = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    # Interrupt after step 2: drop everything written later, as a crash would have.
+    shutil.rmtree(out / "checkpoints" / "step-4")
+    (out / "cotdistill.json").unlink()
+    train(config.model_copy(update={"resume": True}))
+    resumed = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for key in ("loss", "answer_ce", "rationale_ce"):
+        assert resumed[2][key] == pytest.approx(uninterrupted[2][key], abs=1e-6)
+        assert resumed[3][key] == pytest.approx(uninterrupted[3][key], abs=1e-6)
+
+
+def test_non_finite_loss_names_the_step(curated, tiny_llama, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_llama, broken)
+    model = AutoModelForCausalLM.from_pretrained(broken)
+    with torch.no_grad():
+        model.model.norm.weight[0] = float("nan")
+    model.save_pretrained(broken)
+    config = load_config(data=curated, strategy="answer-only", student=str(broken), out=tmp_path / "o",
+                         max_steps=2, **FAST)  # fmt: skip
+    with pytest.raises(TrainingError, match="loss became nan at optimizer step 1"):
+        train(config)
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_lora_with_new_marker_token_saves_it(curated, tiny_llama, minilm, tmp_path, merge):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = load_config(data=curated, strategy="pst", student="tiny-llama", out=tmp_path / "o", lora=True,
+                         lora_r=4, new_separator_token=True, merge_lora=merge, max_steps=3, lr=1e-2,
+                         sem_cache_dir=tmp_path / "cache", **FAST)  # fmt: skip
+    out = train(config)
+    meta = read_model_metadata(out)
+    assert meta["added_tokens"] == ["[SEP]"] and meta["lora"]["trainable_token_indices"] == [49152]
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer("[SEP]", add_special_tokens=False)["input_ids"] == [49152]
+    if merge:
+        model = AutoModelForCausalLM.from_pretrained(out)
+        assert model.get_input_embeddings().weight.shape[0] == 49153
+        assert not (out / "adapter_config.json").exists()
+    else:
+        weights = load_file(out / "adapter_model.safetensors")
+        deltas = [v for k, v in weights.items() if "trainable_tokens" in k]
+        assert deltas and all(d.abs().sum() > 0 for d in deltas)  # the marker row was trained and saved
+
+
+@pytest.mark.slow
+def test_smollm2_lora_integration(curated, smollm2, tmp_path):
+    """SmolLM2-135M-Instruct, LoRA, bf16: a handful of steps; the adapter folder loads with plain transformers."""
+    records, _ = read_curated(curated)
+    strategy = get_strategy("post-thinking")
+    config = load_config(data=curated, strategy="post-thinking", student="smollm2-135m-instruct",
+                         out=tmp_path / "o", lora=True, lora_r=8, merge_lora=False, max_steps=3, lr=3e-3,
+                         bf16=True, **{**FAST, "batch_size": 2, "max_len": 64})  # fmt: skip
+    before = fixed_batch_ce(smollm2, strategy, records, n=2)
+    out = train(config)
+    assert (out / "adapter_config.json").is_file() and not (out / "model.safetensors").exists()
+    after = fixed_batch_ce(out, strategy, records, n=2)  # transformers loads base + adapter itself
+    assert after < before, (before, after)
+    meta = read_model_metadata(out)
+    assert meta["lora"]["merged"] is False and meta["base_model"]["name"] == "smollm2-135m-instruct"
+
+
+def test_record_with_two_rationales_is_rejected(tmp_path):
+    from cotdistill.errors import DataError
+
+    (tmp_path / "manifest.json").write_text("{}")
+    record = Record(id="x", question="q", answer="1", answer_type="numeric", rationales=["a", "b"])
+    (tmp_path / "train.jsonl").write_text(record.to_json() + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl:1 \(record x\), field 'rationales'"):
+        read_curated(tmp_path)
