@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cotdistill.teachers.base import BatchingBackend, Completion, Request
+from cotdistill.teachers.prompts import cut_at_first
 
 
 class TransformersBackend(BatchingBackend):
@@ -84,7 +85,7 @@ class TransformersBackend(BatchingBackend):
             completions = []
             for row in generated[i * n:(i + 1) * n]:
                 tokens = _until_eos(row.tolist(), tokenizer)
-                text = _cut_at_stop(tokenizer.decode(tokens, skip_special_tokens=True), params.stop)
+                text = cut_at_first(tokenizer.decode(tokens, skip_special_tokens=True), params.stop)
                 completions.append(Completion(text=text, prompt_tokens=int(prompt_lengths[i]), completion_tokens=len(tokens), latency_s=latency))
             results.append(completions)
         return results
@@ -96,12 +97,3 @@ def _until_eos(tokens: list[int], tokenizer) -> list[int]:
         if token in stops:
             return tokens[:position]
     return tokens
-
-
-def _cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
-    cut = len(text)
-    for stop in stops:
-        position = text.find(stop)
-        if position != -1:
-            cut = min(cut, position)
-    return text[:cut]

@@ -177,11 +177,12 @@ def _render_exemplar(path: Path, index: int, item: object) -> str:
     return f"Q: {item['question'].strip()}\nA: {item['rationale'].strip()} The answer is {item['answer'].strip()}."
 
 
+def cut_at_first(text: str, markers) -> str:
+    """The text before the earliest occurrence of any marker (all of it when none occurs)."""
+    positions = [p for p in (text.find(m) for m in markers) if p != -1]
+    return text[: min(positions, default=len(text))]
+
+
 def cut_continuation(text: str) -> str:
     """Drop everything from an invented follow-up question ("\\nQ: ...") onwards."""
-    cut = len(text)
-    for marker in CONTINUATION_MARKERS:
-        position = text.find(marker)
-        if position != -1:
-            cut = min(cut, position)
-    return text[:cut]
+    return cut_at_first(text, CONTINUATION_MARKERS)

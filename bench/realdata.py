@@ -1,0 +1,599 @@
+"""Shared machinery of the real-data benchmarks (accuracy, scotd, robustness, pst_ablation, speed).
+
+Each benchmark is a grid of cells (dataset x strategy x seed x noise x rationales per question),
+run resumably (a finished cell with unchanged settings is skipped; a failed cell is recorded and
+the others go on), each through the project's own stages, on real teacher data:
+
+    task loader -> a seeded training subset (a dev slice held out) -> Record JSONL -> rationale store
+    (`import_outputs`, format jsonl) -> `curate` (correct-only, dedup, k per question, noise, gold
+    label) -> `train` (LoRA) -> `evaluate` on a seeded test subset -> bench/results/<name>.{md,json}
+
+Nothing is tuned on the test split: `--split dev` evaluates on a dev slice instead (the last
+questions of the train split, never trained on; svamp-mcc has its own dev split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, BenchResult  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_WORK = Path(os.environ.get("COTDISTILL_HOME", Path.home() / ".cache" / "cotdistill")) / "bench"
+STUDENT = "smollm2-135m-instruct"
+STRATEGIES = ("answer-only", "pre-thinking", "post-thinking", "prefix", "pst")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A benchmark dataset: a registered task, and where its dev slice comes from."""
+
+    task: str
+    teacher: str
+    dev_split: str | None  # the task's own dev split, else None: the last `dev_size` train questions
+    dev_size: int
+    description: str
+
+
+DATASETS = {
+    "svamp": Dataset("svamp", "palm-540b", None, 100, "SVAMP, one PaLM-540B rationale per question (DSS)"),
+    "svamp-mcc": Dataset("svamp-mcc", "openai-chat", "dev", 150, "SVAMP, 10 teacher rationales per question (MCC-KD)"),
+    "cqa": Dataset("cqa", "palm-540b", None, 300, "CommonsenseQA, one PaLM-540B rationale per question (DSS)"),
+    "gsm8k": Dataset("gsm8k", "human", None, 300, "GSM8K, human-written step-by-step solutions"),
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a run is: questions, epochs, decoding budget. Recorded in every result file."""
+
+    train_questions: int  # training questions per dataset (a seeded subset; the dev slice excluded)
+    test_questions: int | None  # test (or dev) questions, a seeded subset; None = the whole split
+    epochs: float
+    lr: float = 3e-4
+    batch_size: int = 8
+    max_len: int = 384
+    max_new_tokens: int = 192  # only pre-thinking (and --explain) decodes this far
+    lora_r: int = 16
+
+
+# Shared by every benchmark, so a cell two benchmarks have in common (same dataset, strategy, seed,
+# noise, k and scale) is trained once. Quick: smoke scale for 2 CPU cores; full: < 3 h per benchmark.
+QUICK_SCALES = {
+    "svamp": Scale(train_questions=150, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
+    "svamp-mcc": Scale(train_questions=50, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
+    "cqa": Scale(train_questions=150, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
+    "gsm8k": Scale(train_questions=100, test_questions=40, epochs=2, lr=5e-4, max_len=512, max_new_tokens=256),
+}
+FULL_SCALES = {
+    "svamp": Scale(train_questions=700, test_questions=None, epochs=2, max_new_tokens=128),
+    "svamp-mcc": Scale(train_questions=150, test_questions=None, epochs=2, max_new_tokens=128),
+    "cqa": Scale(train_questions=1000, test_questions=300, epochs=1, max_new_tokens=128),
+    "gsm8k": Scale(train_questions=500, test_questions=200, epochs=1, max_len=512, max_new_tokens=256),
+}
+
+
+def scale_for(base: dict[str, Scale], overrides: argparse.Namespace) -> dict[str, Scale]:
+    """Per-dataset scales, with any command-line overrides applied to every dataset."""
+    changes = {k: getattr(overrides, k) for k in ("train_questions", "test_questions", "epochs", "lr")
+               if getattr(overrides, k, None) is not None}
+    return {name: replace(scale, **changes) for name, scale in base.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: seeded subsets of real teacher data, never copied into the repository.
+
+
+def load_split(name: str, split: str, data_dir: Path):
+    from cotdistill.tasks import load_task
+
+    return load_task(DATASETS[name].task, split, data_dir=data_dir)
+
+
+def train_pool(name: str, data_dir: Path):
+    """The train split minus its dev slice (the last `dev_size` questions when the task has no dev split)."""
+    records = load_split(name, "train", data_dir)
+    spec = DATASETS[name]
+    return records if spec.dev_split else records[: len(records) - spec.dev_size]
+
+
+def eval_records(name: str, split: str, size: int | None, data_dir: Path, seed: int = 0):
+    """Test questions (or the dev slice with split="dev"): a seeded subset of `size`, in file order."""
+    spec = DATASETS[name]
+    if split == "dev":
+        records = (load_split(name, spec.dev_split, data_dir) if spec.dev_split
+                   else load_split(name, "train", data_dir)[-spec.dev_size:])
+    else:
+        records = load_split(name, "test", data_dir)
+    return seeded_subset(records, size, seed)
+
+
+def seeded_subset(records: list, size: int | None, seed: int) -> list:
+    """`size` records chosen at random with `seed`, kept in their original order (all if size is None)."""
+    if size is None or size >= len(records):
+        return list(records)
+    chosen = sorted(random.Random(seed).sample(range(len(records)), size))
+    return [records[i] for i in chosen]
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline the experiment runner drives: data -> train -> evaluate.
+
+
+@dataclass
+class Settings:
+    """Everything about a benchmark run that is not a grid axis."""
+
+    data_dir: Path
+    work: Path
+    student: str
+    scales: dict[str, Scale]
+    split: str = "test"  # or "dev"
+    filter: str = "correct"  # curation: keep only rationales whose answer is right ("all": keep every one)
+    noise_kind: str = "numbers"
+    data_seed: int = 0
+    keep_models: bool = False
+    eval_batch_sizes: tuple[int, ...] = (8,)  # the first is the reported row; others add latency_b<N> fields
+    lora: bool = True  # False: full fine-tuning (about half LoRA's training speed on CPU)
+    report_only: bool = False  # write the result files from finished cells; train nothing
+    tag: str = ""  # appended to cell folder names when a benchmark evaluates differently (speed)
+
+
+class RealDataPipeline:
+    """The stages of one cell: curated real teacher data, a trained student, its evaluation."""
+
+    def __init__(self, settings: Settings, log=print):
+        self.s = settings
+        self.log = log
+        self._eval_cache: dict[str, list] = {}
+
+    # -- data
+    def training_data(self, cell) -> Path:
+        """A curated folder (train.jsonl + manifest.json) for the cell's dataset, k and noise."""
+        from cotdistill.curation import curate
+        from cotdistill.store.importers import import_outputs
+
+        name, scale = cell.dataset, self.s.scales[cell.dataset]
+        subset = f"{name}-n{scale.train_questions}-seed{self.s.data_seed}"
+        folder = self.s.work / "data" / subset
+        records_file, store = folder / "records.jsonl", folder / "store.sqlite"
+        if not store.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            records = seeded_subset(train_pool(name, self.s.data_dir), scale.train_questions, self.s.data_seed)
+            mine = f".{os.getpid()}.tmp"  # benchmarks may run side by side: each writes its own, then renames
+            tmp = records_file.with_suffix(mine)
+            tmp.write_text("".join(r.to_json() + "\n" for r in records))
+            tmp.replace(records_file)
+            summary = import_outputs(store.with_suffix(mine), "jsonl", task=name, split="train",
+                                     path=records_file, model=DATASETS[name].teacher)
+            store.with_suffix(mine).replace(store)
+            self.log(f"imported {summary.samples} rationales of {summary.questions} {name} questions "
+                     f"({summary.correct} with the right answer, {summary.parse_errors} unparsed)")
+        noise = f"{cell.noise:g}".replace(".", "p")
+        out = folder / f"curated-{self.s.filter}-k{cell.samples_per_question}-noise{noise}-{self.s.noise_kind}"
+        if not (out / "manifest.json").is_file():
+            manifest = curate(store, out, task=name, split="train", filter=self.s.filter, dedup=True,
+                              max_per_question=cell.samples_per_question, noise=cell.noise,
+                              noise_kind=self.s.noise_kind, label="gold", seed=self.s.data_seed)
+            counts = manifest["counts"]
+            self.log(f"curated {out.name}: {counts['kept']} examples from {counts['questions_with_examples']} "
+                     f"questions, dropped {counts['dropped']}, noised {counts['noised']}")
+        return out
+
+    # -- train
+    def train(self, cell, data: Path, out: Path) -> dict:
+        from cotdistill.training import load_config, train
+
+        scale = self.s.scales[cell.dataset]
+        shutil.rmtree(out, ignore_errors=True)  # a half-finished earlier attempt; the runner only retrains unfinished cells
+        config = load_config(
+            data=data, strategy=cell.strategy.name, student=self.s.student, out=out, lora=self.s.lora,
+            lora_r=scale.lora_r, epochs=scale.epochs, lr=scale.lr, batch_size=scale.batch_size,
+            max_len=scale.max_len, bf16=True, seed=cell.seed, report_to=[], progress=False,
+            save_every=10**6, keep_checkpoints=1, **dict(cell.strategy.options),
+        )
+        train(config)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # optimizer state: not needed to evaluate
+        meta = json.loads((out / "cotdistill.json").read_text())
+        examples = meta.get("data", {}).get("manifest", {}).get("counts", {}).get("kept")
+        wall = meta.get("wall_s") or 0
+        return {"examples": examples, "steps": meta.get("steps"), "train_tokens": meta.get("tokens"),
+                "train_tokens_per_s": round(meta["tokens"] / wall, 1) if wall and meta.get("tokens") else None,
+                "final_losses": meta.get("final_losses")}
+
+    # -- evaluate
+    def test_records(self, name: str) -> list:
+        if name not in self._eval_cache:
+            self._eval_cache[name] = eval_records(name, self.s.split, self.s.scales[name].test_questions,
+                                                  self.s.data_dir)
+        return self._eval_cache[name]
+
+    def evaluate(self, cell, model_dir: Path, out: Path) -> dict:
+        from cotdistill.evaluation.evaluate import EvalOptions, evaluate
+
+        scale = self.s.scales[cell.dataset]
+        records = self.test_records(cell.dataset)
+        metrics = None
+        for batch_size in self.s.eval_batch_sizes:
+            options = EvalOptions(batch_size=batch_size, max_new_tokens=scale.max_new_tokens, similarity=False)
+            target = out if metrics is None else out.with_name(f"eval_b{batch_size}.json")
+            result = evaluate(model_dir, records=records, options=options, out=target)
+            if metrics is None:
+                metrics = result
+            else:
+                metrics.update({f"mean_latency_s_b{batch_size}": result["mean_latency_s"],
+                                f"tokens_per_s_b{batch_size}": result["tokens_per_s"],
+                                f"mean_generated_tokens_b{batch_size}": result["mean_generated_tokens"],
+                                f"accuracy_b{batch_size}": result["accuracy"]})
+        metrics["eval_split"] = self.s.split
+        if not self.s.keep_models:
+            for weights in model_dir.glob("*.safetensors"):
+                weights.unlink()  # 0.5 GB each; cotdistill.json, logs and predictions stay
+        return metrics
+
+    def report(self):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a grid and writing its results.
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A strategy column: a registered strategy, its options, and its label in the tables."""
+
+    name: str
+    label: str | None = None
+    options: tuple = ()  # (key, value) pairs, e.g. (("rationale_weight", 0.1),)
+
+    @property
+    def id(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One trained-and-evaluated student."""
+
+    dataset: str
+    strategy: Strategy
+    seed: int
+    noise: float = 0.0
+    samples_per_question: int = 1
+
+    @property
+    def id(self) -> str:
+        noise = f"{self.noise:g}".replace(".", "p")
+        strategy = self.strategy.id.replace(" ", "_")  # a folder name
+        return f"{self.dataset}__{strategy}__k{self.samples_per_question}__noise{noise}__seed{self.seed}"
+
+
+def grid(datasets, strategies, seeds, noise=(0.0,), samples_per_question=(1,)) -> list[Cell]:
+    """Every combination, in table order; strategies are names or Strategy objects."""
+    strategies = [s if isinstance(s, Strategy) else Strategy(s) for s in strategies]
+    # Seed-major order: if a run is cut short, its finished cells still compare every strategy.
+    return [Cell(d, s, seed, p, k) for d in datasets for seed in seeds for p in noise
+            for k in samples_per_question for s in strategies]
+
+
+def cell_key(cell: Cell, settings: Settings) -> str:
+    """A hash of everything that changes the cell's result: a changed setting re-runs it."""
+    parts = [asdict(cell), settings.student, asdict(settings.scales[cell.dataset]), settings.split,
+             settings.filter, settings.noise_kind, settings.data_seed, list(settings.eval_batch_sizes)]
+    if not settings.lora:
+        parts.append("full-finetune")  # (added only when set, so LoRA cells keep their keys)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> list[dict]:
+    """Run (or resume: finished cells with the same settings are skipped) every cell; one row per cell.
+
+    A failed cell is recorded (error.json with the traceback) and the others still run. A cell that
+    another benchmark process is training right now (its lock file names a live process) is put off
+    to the end and then waited for, so benchmarks sharing cells can run side by side. The experiment
+    runner of `cotdistill run` does the same bookkeeping for teacher-sampled grids; real teacher data
+    needs this pipeline's import step, so the loop is kept here, small.
+    """
+    # One folder of cells for every benchmark: a cell that two benchmarks share (same id, same
+    # settings: e.g. the default pst of accuracy, robustness and pst_ablation) is trained once.
+    run_dir = settings.work / f"cells-{settings.split}"
+    pipeline = RealDataPipeline(settings)
+    started, results = time.perf_counter(), {}
+    queue, deferred = list(enumerate(cells, 1)), set()
+    while queue:
+        number, cell = queue.pop(0)
+        folder, key = run_dir / (cell.id + settings.tag), cell_key(cell, settings)
+        prefix = f"[{number}/{len(cells)}] {cell.id}"
+        done = _read(folder / "result.json")
+        if done is not None and done.get("key") == key:
+            print(f"{prefix}: done already, skipped", flush=True)
+            row = {k: v for k, v in done.items() if k != "key"}
+        elif settings.report_only:
+            continue  # not finished: left out of the tables (the files say how many cells are in)
+        elif _locked_by_other(folder):
+            if number not in deferred:
+                deferred.add(number)
+                queue.append((number, cell))
+                print(f"{prefix}: another benchmark is running it; coming back to it later", flush=True)
+                continue
+            while _locked_by_other(folder):
+                time.sleep(20)
+            queue.insert(0, (number, cell))  # finished (or died) elsewhere: look again
+            continue
+        else:
+            row = _run_locked(pipeline, cell, folder, key, prefix)
+        results[number] = row
+        if on_row is not None and queue:
+            on_row([results[i] for i in sorted(results)], len(cells))  # partial results while the rest runs
+    print(f"{name}: {len(cells)} cells in {time.perf_counter() - started:.0f} s; cells in {run_dir}", flush=True)
+    return [results[i] for i in sorted(results)]
+
+
+def _locked_by_other(folder: Path) -> bool:
+    try:
+        pid = int((folder / "lock").read_text())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False  # a stale lock of a dead run
+    return True
+
+
+def _run_locked(pipeline: RealDataPipeline, cell: Cell, folder: Path, key: str, prefix: str) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lock").write_text(str(os.getpid()))
+    try:
+        return _run_cell(pipeline, cell, folder, key, prefix)
+    finally:
+        (folder / "lock").unlink(missing_ok=True)
+
+
+def _run_cell(pipeline: RealDataPipeline, cell: Cell, folder: Path, key: str, prefix: str) -> dict:
+    """Data, train, evaluate; result.json written last marks the cell done. Returns its row."""
+    (folder / "error.json").unlink(missing_ok=True)
+    stage, t0 = "data", time.perf_counter()
+    try:
+        data = pipeline.training_data(cell)
+        stage = "train"
+        print(f"{prefix}: training on {data}", flush=True)
+        trained = pipeline.train(cell, data, folder / "model")
+        trained["train_seconds"] = round(time.perf_counter() - t0, 1)
+        stage = "eval"
+        metrics = pipeline.evaluate(cell, folder / "model", folder / "eval.json")
+    except Exception as error:  # recorded; the other cells still run
+        _write(folder / "error.json", {"stage": stage, "error": type(error).__name__, "message": str(error),
+                                       "traceback": traceback.format_exc()})
+        print(f"{prefix}: FAILED during {stage}: {type(error).__name__}: {error}", flush=True)
+        return {**_row_base(cell), "status": "failed", "stage": stage, "error": f"{type(error).__name__}: {error}"}
+    done = {"key": key, **_row_base(cell), **{k: metrics.get(k) for k in ROW_FIELDS}, **_extra_fields(metrics),
+            "train_examples": trained.get("examples"), "train_seconds": trained["train_seconds"],
+            "train_tokens_per_s": trained.get("train_tokens_per_s"), "final_losses": trained.get("final_losses"),
+            "cell_seconds": round(time.perf_counter() - t0, 1), "status": "ok"}
+    _write(folder / "result.json", done)
+    print(f"{prefix}: accuracy {done['accuracy']:.3f} (n={done['n']}), "
+          f"{done['mean_generated_tokens']:.1f} tokens/q, {done['cell_seconds']:.0f} s", flush=True)
+    return {k: v for k, v in done.items() if k != "key"}
+
+
+def _row_base(cell: Cell) -> dict:
+    return {"dataset": cell.dataset, "strategy": cell.strategy.id, "strategy_name": cell.strategy.name,
+            "options": dict(cell.strategy.options), "seed": cell.seed, "noise": cell.noise,
+            "samples_per_question": cell.samples_per_question, "cell_id": cell.id}
+
+
+def _write(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    tmp.replace(path)
+
+
+ROW_FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "tokens_per_s", "unparsed",
+              "eval_split")
+
+
+def _extra_fields(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k.endswith(("_b1", "_b8", "_b16", "_b32"))}
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def mean_by(rows: list[dict], *keys: str) -> dict[tuple, dict]:
+    """Finished rows averaged over seeds, keyed by `keys`: accuracy, tokens and latency means, the
+    number of seeds, and a 95% Wilson interval over every seed's questions pooled (`ci95_pooled`)."""
+    from cotdistill.evaluation.metrics import wilson_interval
+
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row.get("status") == "ok":
+            groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    out = {}
+    for key, members in groups.items():
+        n = sum(m["n"] for m in members)
+        correct = sum(round(m["accuracy"] * m["n"]) for m in members)
+        out[key] = {"seeds": len(members), "ci95_pooled": wilson_interval(correct, n), **{
+            field: sum(m[field] for m in members) / len(members)
+            for field in ("accuracy", "mean_generated_tokens", "mean_latency_s")
+            if all(m.get(field) is not None for m in members)}}
+    return out
+
+
+def compare(a: dict, b: dict) -> str:
+    """' (significant)' or ' (within the 95% intervals)' for two mean_by entries."""
+    (a_low, a_high), (b_low, b_high) = a["ci95_pooled"], b["ci95_pooled"]
+    overlap = a_low <= b_high and b_low <= a_high
+    return " (the 95% intervals overlap: not a clear difference at this scale)" if overlap else " (intervals apart)"
+
+
+def write_results(name: str, rows: list[dict], settings: Settings, args, findings: list[str], notes: str = "",
+                  quiet: bool = False) -> Path:
+    """bench/results/<name>.{md,json} (provenance by BenchResult) and the report tables + plots in results/<name>/."""
+    from cotdistill.reports import render_report
+
+    result = BenchResult(name)
+    result.started = args.started
+    result.rows = rows
+    result.extra = {"quick": args.quick, "smoke_scale": args.quick, "student": settings.student,
+                    "eval_split": settings.split, "data_dir": str(settings.data_dir),
+                    "scales": {d: asdict(s) for d, s in settings.scales.items()},
+                    "curation": {"filter": settings.filter, "label": "gold", "dedup": True,
+                                 "noise_kind": settings.noise_kind, "data_seed": settings.data_seed},
+                    "findings": findings,
+                    # wall_time_s is this invocation's; cells cached from earlier runs took this long in all:
+                    "cells_seconds_total": round(sum(r.get("cell_seconds") or 0 for r in rows), 1),
+                    "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()]}
+    figures = args.results / name
+    report = render_report([r for r in rows], figures, title=name)
+    tables = report.read_text().split("\n", 1)[1].replace("](", f"]({name}/")
+    scale_lines = "\n".join(
+        f"| {d} | {DATASETS[d].description} | {s.train_questions} | {s.test_questions or 'all'} | {s.epochs:g} | "
+        f"{s.lr:g} | {s.max_new_tokens} |" for d, s in settings.scales.items())
+    warning = ("**Quick mode: a smoke-scale result** (about 150 training questions, 2 epochs, a small test "
+               "subset); it shows the pipeline works on real teacher data, not what the methods can reach. "
+               "Run without `--quick` for the full numbers.\n\n" if args.quick else "")
+    cached = (f"Compute in the cells (training + evaluation, summed, including cells cached from earlier "
+              f"invocations): {result.extra['cells_seconds_total'] / 60:.1f} min; machine load average now "
+              f"{result.extra['load_average_1_5_15min']} on {os.cpu_count()} cores (timings on a shared machine "
+              f"are slower than on an idle one).\n\n")
+    body = (warning + notes + cached +
+            f"Student {settings.student} with "
+            f"{f'LoRA r={next(iter(settings.scales.values())).lora_r}' if settings.lora else 'full fine-tuning'}, bf16 autocast; "
+            f"evaluated on the **{settings.split}** split (seeded subset); curation: "
+            f"{'correct-only' if settings.filter == 'correct' else 'all'} rationales, gold labels, dedup, "
+            f"noise kind `{settings.noise_kind}` where noise > 0.\n\n"
+            "| dataset | data | train questions | eval questions | epochs | lr | max new tokens |\n"
+            "|---|---|---:|---:|---:|---:|---:|\n" + scale_lines + "\n\n" +
+            ("## Findings\n\n" + "\n".join(f"- {f}" for f in findings) + "\n\n" if findings else "") +
+            tables + "\n## Rows\n\n" + rows_table(rows) + "\n")
+    path = result.write(body, results_dir=args.results)
+    if not quiet:
+        print(body, flush=True)
+    return path
+
+
+def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims, notes: str = "") -> list[dict]:
+    """Run the grid, rewriting the result files after every cell (a cut-short run leaves its partial table)."""
+    def partial(rows: list[dict], total: int) -> None:
+        note = f"**Partial: {len(rows)} of {total} cells finished so far; the run is still going.**\n\n"
+        write_results(name, rows, settings, args, claims(rows), note + notes, quiet=True)
+
+    rows = run_grid(name, cells, settings, on_row=None if settings.report_only else partial)
+    if len(rows) < len(cells):
+        notes = f"**Partial: {len(rows)} of {len(cells)} cells finished so far.**\n\n" + notes
+    write_results(name, rows, settings, args, claims(rows), notes)
+    return rows
+
+
+def rows_table(rows: list[dict]) -> str:
+    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | tokens/q | latency/q (s) | train ex | train s |",
+             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("status") != "ok":
+            lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | "
+                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} |||||||")
+            continue
+        lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | {r['samples_per_question']} | "
+                     f"{r['n']} | {100 * r['accuracy']:.1f} | [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] | "
+                     f"{r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
+                     f"{r.get('train_seconds')} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line shared by every benchmark.
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="Smoke scale: under 20 minutes on 2 CPU cores.")
+    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("COTDISTILL_DATA", DEFAULT_DATA)),
+                   help="The shared real-data folder (default ../shared/data or $COTDISTILL_DATA).")
+    p.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                   help="Where run folders, curated data and models go (default $COTDISTILL_HOME/bench).")
+    p.add_argument("--student", default=STUDENT, help="Student model (a registered name or folder); "
+                   "e.g. tiny-llama for a dry run of the machinery.")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="Training seeds (default per benchmark).")
+    p.add_argument("--split", choices=("test", "dev"), default="test",
+                   help="Evaluate on the test split, or on the dev slice of train (for any tuning).")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu hides any GPU; cuda lets accelerate train on it.")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's own; 1 is faster on a crowded machine).")
+    p.add_argument("--train-questions", type=int, default=None, help="Override training questions per dataset.")
+    p.add_argument("--test-questions", type=int, default=None, help="Override evaluation questions per dataset.")
+    p.add_argument("--epochs", type=float, default=None, help="Override epochs.")
+    p.add_argument("--lr", type=float, default=None, help="Override the learning rate.")
+    p.add_argument("--filter", choices=("correct", "all"), default="correct", help="Curation filter.")
+    p.add_argument("--full-finetune", action="store_true", help="Train all weights instead of LoRA adapters.")
+    p.add_argument("--keep-models", action="store_true", help="Keep trained weights (0.5 GB per cell).")
+    p.add_argument("--report-only", action="store_true",
+                   help="Rewrite the result files from the cells finished so far; train and evaluate nothing.")
+    p.add_argument("--results", type=Path, default=RESULTS, help="Where <name>.{md,json} go (default bench/results).")
+    p.add_argument("--name", default=None, help="Result name (default: the benchmark's; '-dev' added with --split dev).")
+    return p
+
+
+def setup(args, default_name: str, datasets: list[str], tag: str = "",
+          eval_batch_sizes: tuple[int, ...] = (8,)) -> tuple[Settings, str] | None:
+    """Settings from the command line; None (after saying why) when the real data folder is absent."""
+    args.started = time.perf_counter()
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if not args.data_dir.is_dir():
+        print(f"SKIPPED: real data folder {args.data_dir} is absent (pass --data-dir or set COTDISTILL_DATA); "
+              "nothing was run or written.")
+        return None
+    base = QUICK_SCALES if args.quick else FULL_SCALES
+    scales = scale_for({d: base[d] for d in datasets}, args)
+    if args.full_finetune and args.lr is None:  # the LoRA learning rates are ~10x too high for all weights
+        scales = {d: replace(sc, lr=sc.lr / 10) for d, sc in scales.items()}
+    name = args.name or default_name + ("-dev" if args.split == "dev" else "")
+    settings = Settings(data_dir=args.data_dir, work=args.work / ("quick" if args.quick else "full"),
+                        student=args.student, scales=scales, split=args.split, filter=args.filter,
+                        keep_models=args.keep_models, lora=not args.full_finetune, report_only=args.report_only,
+                        tag=tag + ("__full" if args.full_finetune else ""), eval_batch_sizes=eval_batch_sizes)
+    if args.student != STUDENT:
+        name += f"-{Path(args.student).name}"
+    if args.full_finetune:
+        name += "-full-finetune"
+    print(f"{name}: estimated {estimate_minutes(scales, datasets):.0f} min per (strategy, seed) cell set; "
+          f"work folder {settings.work}", flush=True)
+    return settings, name
+
+
+def estimate_minutes(scales: dict[str, Scale], datasets: list[str]) -> float:
+    """Rough train+eval minutes for one cell per dataset at ~500 train tokens/s, ~240 generated tokens/s."""
+    tokens = {"svamp": 110, "svamp-mcc": 130, "cqa": 120, "gsm8k": 230}
+    total = 0.0
+    for d in datasets:
+        s = scales[d]
+        train_s = s.train_questions * s.epochs * tokens[d] / 500
+        eval_s = (s.test_questions or 1000) * 60 / 240
+        total += train_s + eval_s + 20
+    return total / 60
