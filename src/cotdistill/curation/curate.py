@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cotdistill.curation.noise import NOISE_KINDS, corruption
 from cotdistill.errors import CotdistillError
+from cotdistill.files import write_bytes_atomic
 from cotdistill.records import Record
 from cotdistill.store import RationaleStore, Sample
 
@@ -212,19 +211,7 @@ def _write(out_dir: Path, examples: list[Record], manifest: dict[str, Any]) -> d
     out_dir.mkdir(parents=True, exist_ok=True)
     body = "".join(example.to_json() + "\n" for example in examples).encode()
     manifest = {**manifest, "content_hash": "sha256:" + hashlib.sha256(body).hexdigest(), "train_file": "train.jsonl"}
-    _atomic_write(out_dir / "train.jsonl", body)
-    _atomic_write(out_dir / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    write_bytes_atomic(out_dir / "train.jsonl", body)
+    write_bytes_atomic(out_dir / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return manifest
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cotdistill.answers import extract_answer, is_correct
 from cotdistill.errors import CotdistillError
-from cotdistill.evaluation.files import write_json_atomic, write_jsonl_atomic
+from cotdistill.files import write_json_atomic, write_jsonl_atomic
 from cotdistill.evaluation.generation import DecodeSettings, Generation, generate_batch, prepare_tokenizer
 from cotdistill.evaluation.metrics import majority_vote, summarise
 from cotdistill.records import Record

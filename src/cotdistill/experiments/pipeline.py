@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cotdistill.evaluation.files import write_json_atomic
+from cotdistill.files import write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig, TaskSpec
 
 # Settings the grid decides for each stage; setting them by hand in the config is an error.

@@ -24,7 +24,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cotdistill.evaluation.files import write_json_atomic
+from cotdistill.files import write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
 
 

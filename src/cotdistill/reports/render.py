@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from cotdistill.files import write_text_atomic
 from cotdistill.reports.aggregate import ordered, summarise_rows
 from cotdistill.reports.plots import accuracy_by_strategy, accuracy_vs
 from cotdistill.reports.rows import collect_rows, normalise_row
@@ -40,8 +39,8 @@ def render_report(rows: list[dict], out_dir: str | Path, title: str = "cotdistil
         "summaries": [dataclasses.asdict(s) for s in summaries],
         "failed": [row for row in rows if row["status"] == "failed"],
     }
-    _write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    return _write_atomic(out_dir / REPORT_FILE, markdown_report(title, summaries, rows, plots))
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return write_text_atomic(out_dir / REPORT_FILE, markdown_report(title, summaries, rows, plots))
 
 
 def report_run(run_dir: str | Path, out_dir: str | Path | None = None, title: str | None = None) -> Path:
@@ -62,14 +61,3 @@ def _experiment_name(run_dir: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
 
-
-def _write_atomic(path: Path, text: str) -> Path:
-    handle, scratch = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(scratch, path)
-    except BaseException:
-        os.unlink(scratch)
-        raise
-    return path

@@ -300,15 +300,19 @@ class _Run:
         elif got >= asked and self.backend.supports_n is None:
             self.backend.supports_n = True
 
+    def _count_failure(self, record: Record, index: int, error: TeacherError, stage: str = "") -> None:
+        """A sample that failed after every retry: counted and logged, left for a re-run to fill; fatal errors stop the run."""
+        if error.fatal:
+            raise error
+        self.summary.failed_samples += 1
+        self.progress.failed(1)
+        log.warning("question %s sample %d%s: %s", record.id, index, stage, error)
+
     async def _sample_one(self, record: Record, prompt, params: SamplingParams, index: int) -> None:
         try:
             completions = await self._call(Request(record, prompt, 1, params, self._seed(record.id, index)))
         except TeacherError as error:
-            if error.fatal:
-                raise
-            self.summary.failed_samples += 1
-            self.progress.failed(1)
-            log.warning("question %s sample %d: %s", record.id, index, error)
+            self._count_failure(record, index, error)
             return
         if not completions:
             raise TeacherError(f"{self.backend.name} returned no completion for question {record.id}")
@@ -323,11 +327,7 @@ class _Run:
             try:
                 answers = await self._call(Request(record, second, 1, ZeroShotCoT.answer_params, self._seed(record.id, index)))
             except TeacherError as error:
-                if error.fatal:
-                    raise
-                self.summary.failed_samples += 1
-                self.progress.failed(1)
-                log.warning("question %s sample %d, answer stage: %s", record.id, index, error)
+                self._count_failure(record, index, error, stage=", answer stage")
                 return index
             answer = answers[0] if answers else Completion(text="")
             answer_text = answer.text

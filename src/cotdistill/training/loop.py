@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 from cotdistill.errors import CotdistillError
+from cotdistill.files import write_text_atomic
 from cotdistill.strategies import METADATA_FILE, Strategy, get_strategy
 from cotdistill.training import checkpoint as ckpt
 from cotdistill.training.config import TrainConfig
@@ -103,9 +103,7 @@ def _semantic_setup(config: TrainConfig, strategy: Strategy, model, tokenizer, s
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=1, default=str))
 
 
 def train(config: TrainConfig) -> Path:

@@ -1,4 +1,4 @@
-"""Atomic writes: a file appears complete or not at all (write to a temp file, then rename)."""
+"""Atomic writes, shared by every stage: a file appears complete or not at all (temp file, fsync, rename)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,24 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | Path, data) -> Path:
