@@ -12,7 +12,7 @@ question. (1 vs 3 vs 10 rationales per question: bench/scotd.py.)
 
 from __future__ import annotations
 
-from realdata import FULL_SCALES, STRATEGIES, compare, grid, mean_by, parser, run_and_write, setup
+from realdata import FULL_SCALES, STRATEGIES, compare, default_seeds, grid, mean_by, parser, run_and_write, setup
 
 
 def claims(rows: list[dict]) -> list[str]:
@@ -47,7 +47,7 @@ def main() -> None:
     if ready is None:
         return
     settings, name = ready
-    seeds = args.seeds or [0, 1]
+    seeds = default_seeds(args)
     run_and_write(name, grid(datasets, args.strategies, seeds), settings, args, claims)
 
 

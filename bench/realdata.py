@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -70,18 +71,21 @@ class Scale:
 
 
 # Shared by every benchmark, so a cell two benchmarks have in common (same dataset, strategy, seed,
-# noise, k and scale) is trained once. Quick: smoke scale for 2 CPU cores; full: < 3 h per benchmark.
+# noise, k and scale) is trained once. Both are sized by `estimate_minutes` for 2 CPU cores: quick is
+# a smoke test (< 20 min per benchmark), full is < 3 h per benchmark. On a GPU, raise them with
+# --train-questions / --test-questions / --epochs (recorded in the result files).
 QUICK_SCALES = {
-    "svamp": Scale(train_questions=150, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
-    "svamp-mcc": Scale(train_questions=50, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
+    "svamp": Scale(train_questions=100, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
+    # k = 10 trains on ~10x the examples of k = 1 (as in SCoTD), so one epoch keeps quick mode quick
+    "svamp-mcc": Scale(train_questions=50, test_questions=60, epochs=1, lr=5e-4, max_new_tokens=128),
     "cqa": Scale(train_questions=150, test_questions=60, epochs=2, lr=5e-4, max_new_tokens=128),
     "gsm8k": Scale(train_questions=100, test_questions=40, epochs=2, lr=5e-4, max_len=512, max_new_tokens=256),
 }
 FULL_SCALES = {
-    "svamp": Scale(train_questions=700, test_questions=None, epochs=2, max_new_tokens=128),
-    "svamp-mcc": Scale(train_questions=150, test_questions=None, epochs=2, max_new_tokens=128),
-    "cqa": Scale(train_questions=1000, test_questions=300, epochs=1, max_new_tokens=128),
-    "gsm8k": Scale(train_questions=500, test_questions=200, epochs=1, max_len=512, max_new_tokens=256),
+    "svamp": Scale(train_questions=250, test_questions=150, epochs=2, lr=5e-4, max_new_tokens=128),
+    "svamp-mcc": Scale(train_questions=60, test_questions=None, epochs=1, lr=5e-4, max_new_tokens=128),
+    "cqa": Scale(train_questions=300, test_questions=150, epochs=2, lr=5e-4, max_new_tokens=128),
+    "gsm8k": Scale(train_questions=150, test_questions=100, epochs=2, lr=5e-4, max_len=512, max_new_tokens=256),
 }
 
 
@@ -118,6 +122,19 @@ def eval_records(name: str, split: str, size: int | None, data_dir: Path, seed: 
     else:
         records = load_split(name, "test", data_dir)
     return seeded_subset(records, size, seed)
+
+
+def constant_baseline(name: str, settings: "Settings") -> dict:
+    """Accuracy of always giving the most frequent gold answer of the training subset: the floor a
+    student that learnt only the answer distribution reaches (small answer-first students can sit there)."""
+    from cotdistill.answers import is_correct
+
+    scale = settings.scales[name]
+    train = seeded_subset(train_pool(name, settings.data_dir), scale.train_questions, settings.data_seed)
+    answer = Counter(r.answer for r in train).most_common(1)[0][0]
+    questions = eval_records(name, settings.split, scale.test_questions, settings.data_dir)
+    hits = sum(is_correct(answer, r.answer, r.answer_type, r.choices) for r in questions)
+    return {"answer": answer, "accuracy": hits / len(questions), "n": len(questions)}
 
 
 def seeded_subset(records: list, size: int | None, seed: int) -> list:
@@ -320,7 +337,7 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
         done = _read(folder / "result.json")
         if done is not None and done.get("key") == key:
             print(f"{prefix}: done already, skipped", flush=True)
-            row = {k: v for k, v in done.items() if k != "key"}
+            row = {**_spread_from_predictions(folder), **{k: v for k, v in done.items() if k != "key"}}
         elif settings.report_only:
             continue  # not finished: left out of the tables (the files say how many cells are in)
         elif _locked_by_other(folder):
@@ -405,7 +422,18 @@ def _write(path: Path, payload: dict) -> None:
 
 
 ROW_FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "tokens_per_s", "unparsed",
-              "eval_split")
+              "eval_split", "distinct_answers", "top_answer", "top_answer_share")
+
+
+def _spread_from_predictions(folder: Path) -> dict:
+    """Answer spread of a cell finished before evaluate() reported it, from its saved predictions."""
+    from cotdistill.evaluation.metrics import answer_spread
+
+    try:
+        lines = (folder / "eval.predictions.jsonl").read_text().splitlines()
+    except OSError:
+        return {}
+    return answer_spread([json.loads(line)["predicted"] for line in lines if line.strip()])
 
 
 def _extra_fields(result: dict) -> dict:
@@ -453,6 +481,7 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
 
     result = BenchResult(name)
     result.started = args.started
+    baselines = {d: constant_baseline(d, settings) for d in settings.scales}
     result.rows = rows
     result.extra = {"quick": args.quick, "smoke_scale": args.quick, "student": settings.student,
                     "eval_split": settings.split, "data_dir": str(settings.data_dir),
@@ -460,6 +489,7 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
                     "curation": {"filter": settings.filter, "label": "gold", "dedup": True,
                                  "noise_kind": settings.noise_kind, "data_seed": settings.data_seed},
                     "findings": findings,
+                    "constant_baselines": baselines,
                     # wall_time_s is this invocation's; cells cached from earlier runs took this long in all:
                     "cells_seconds_total": round(sum(r.get("cell_seconds") or 0 for r in rows), 1),
                     "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()]}
@@ -468,9 +498,10 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
     tables = report.read_text().split("\n", 1)[1].replace("](", f"]({name}/")
     scale_lines = "\n".join(
         f"| {d} | {DATASETS[d].description} | {s.train_questions} | {s.test_questions or 'all'} | {s.epochs:g} | "
-        f"{s.lr:g} | {s.max_new_tokens} |" for d, s in settings.scales.items())
-    warning = ("**Quick mode: a smoke-scale result** (about 150 training questions, 2 epochs, a small test "
-               "subset); it shows the pipeline works on real teacher data, not what the methods can reach. "
+        f"{s.lr:g} | {s.max_new_tokens} | {100 * baselines[d]['accuracy']:.1f}% (\"{baselines[d]['answer']}\") |"
+        for d, s in settings.scales.items())
+    warning = ("**Quick mode: a smoke-scale result** (the few training and test questions in the table below); "
+               "it shows the pipeline works on real teacher data, not what the methods can reach. "
                "Run without `--quick` for the full numbers.\n\n" if args.quick else "")
     cached = (f"Compute in the cells (training + evaluation, summed, including cells cached from earlier "
               f"invocations): {result.extra['cells_seconds_total'] / 60:.1f} min; machine load average now "
@@ -482,8 +513,11 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
             f"evaluated on the **{settings.split}** split (seeded subset); curation: "
             f"{'correct-only' if settings.filter == 'correct' else 'all'} rationales, gold labels, dedup, "
             f"noise kind `{settings.noise_kind}` where noise > 0.\n\n"
-            "| dataset | data | train questions | eval questions | epochs | lr | max new tokens |\n"
-            "|---|---|---:|---:|---:|---:|---:|\n" + scale_lines + "\n\n" +
+            "| dataset | data | train questions | eval questions | epochs | lr | max new tokens | constant answer |\n"
+            "|---|---|---:|---:|---:|---:|---:|---|\n" + scale_lines + "\n\n"
+            "*Constant answer*: the accuracy of always giving the most frequent answer of the training questions, "
+            "the floor for a student that learnt only the answer distribution; *distinct* in the rows: how many "
+            "different answers a student gave (a student stuck on a few guesses gives few).\n\n" +
             ("## Findings\n\n" + "\n".join(f"- {f}" for f in findings) + "\n\n" if findings else "") +
             tables + "\n## Rows\n\n" + rows_table(rows) + "\n")
     path = result.write(body, results_dir=args.results)
@@ -498,6 +532,9 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
         note = f"**Partial: {len(rows)} of {total} cells finished so far; the run is still going.**\n\n"
         write_results(name, rows, settings, args, claims(rows), note + notes, quiet=True)
 
+    if not settings.report_only:
+        print(f"{name}: {len(cells)} cells, about {estimate_minutes(cells, settings.scales, len(settings.eval_batch_sizes)):.0f} min on 2 idle CPU "
+              f"cores if none is cached; work folder {settings.work}", flush=True)
     rows = run_grid(name, cells, settings, on_row=None if settings.report_only else partial)
     if len(rows) < len(cells):
         notes = f"**Partial: {len(rows)} of {len(cells)} cells finished so far.**\n\n" + notes
@@ -506,16 +543,17 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
 
 
 def rows_table(rows: list[dict]) -> str:
-    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | tokens/q | latency/q (s) | train ex | train s |",
-             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | distinct | tokens/q | latency/q (s) | "
+             "train ex | train s |",
+             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("status") != "ok":
             lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | "
-                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} |||||||")
+                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} ||||||||")
             continue
         lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | {r['samples_per_question']} | "
                      f"{r['n']} | {100 * r['accuracy']:.1f} | [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] | "
-                     f"{r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
+                     f"{r.get('distinct_answers', '')} | {r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
                      f"{r.get('train_seconds')} |")
     return "\n".join(lines)
 
@@ -582,18 +620,33 @@ def setup(args, default_name: str, datasets: list[str], tag: str = "",
         name += f"-{Path(args.student).name}"
     if args.full_finetune:
         name += "-full-finetune"
-    print(f"{name}: estimated {estimate_minutes(scales, datasets):.0f} min per (strategy, seed) cell set; "
-          f"work folder {settings.work}", flush=True)
     return settings, name
 
 
-def estimate_minutes(scales: dict[str, Scale], datasets: list[str]) -> float:
-    """Rough train+eval minutes for one cell per dataset at ~500 train tokens/s, ~240 generated tokens/s."""
-    tokens = {"svamp": 110, "svamp-mcc": 130, "cqa": 120, "gsm8k": 230}
+def default_seeds(args) -> list[int]:
+    """--seeds, else one seed in quick mode (to stay under 20 minutes) and two in full mode."""
+    return args.seeds or ([0] if args.quick else [0, 1])
+
+
+# Mean tokens of a formatted question and of one teacher rationale (SmolLM2 tokenizer, 200 training
+# questions each), and the rates measured on an idle 2-core machine (SmolLM2 LoRA, bf16 autocast):
+# ~190 training tokens/s, ~38 generated tokens/s at batch 8, ~20 s to load and save per cell.
+PROMPT_TOKENS = {"svamp": 43, "svamp-mcc": 42, "cqa": 51, "gsm8k": 62}
+RATIONALE_TOKENS = {"svamp": 61, "svamp-mcc": 123, "cqa": 38, "gsm8k": 98}
+TRAIN_TOKENS_PER_S, GENERATED_TOKENS_PER_S, CELL_OVERHEAD_S = 190, 38, 20
+KEPT = {"svamp": 0.8, "svamp-mcc": 0.7, "cqa": 0.77, "gsm8k": 1.0}  # share of rationales with the right answer
+
+
+def estimate_minutes(cells: list[Cell], scales: dict[str, Scale], evaluations: int = 1) -> float:
+    """Rough train + evaluate minutes for a grid on 2 idle CPU cores (a GPU is many times faster)."""
     total = 0.0
-    for d in datasets:
-        s = scales[d]
-        train_s = s.train_questions * s.epochs * tokens[d] / 500
-        eval_s = (s.test_questions or 1000) * 60 / 240
-        total += train_s + eval_s + 20
+    for cell in cells:
+        d, s, name = cell.dataset, scales[cell.dataset], cell.strategy.name
+        prompt, rationale = PROMPT_TOKENS[d], RATIONALE_TOKENS[d]
+        per_example = {"answer-only": prompt + 4, "prefix": 2 * prompt + rationale + 8}.get(name, prompt + rationale + 10)
+        examples = s.train_questions * KEPT[d] * cell.samples_per_question
+        generated = rationale + 10 if name == "pre-thinking" else 6
+        test = s.test_questions or 200
+        total += examples * s.epochs * per_example / TRAIN_TOKENS_PER_S + evaluations * test * generated / GENERATED_TOKENS_PER_S
+        total += CELL_OVERHEAD_S
     return total / 60

@@ -10,7 +10,7 @@ The claim checked (Li et al. 2023): more sampled rationales per question beat on
 
 from __future__ import annotations
 
-from realdata import compare, grid, mean_by, parser, run_and_write, setup
+from realdata import compare, default_seeds, grid, mean_by, parser, run_and_write, setup
 
 SAMPLES = (1, 3, 10)
 
@@ -36,7 +36,7 @@ def main() -> None:
         return
     settings, name = ready
     strategies = args.strategies or (["pre-thinking"] if args.quick else ["pre-thinking", "pst"])
-    cells = grid(["svamp-mcc"], strategies, args.seeds or [0, 1], samples_per_question=SAMPLES)
+    cells = grid(["svamp-mcc"], strategies, default_seeds(args), samples_per_question=SAMPLES)
     notes = ("Same training questions for every k; k rationales kept per question, so k=10 trains on up to 10x the "
              "examples (and steps) of k=1, as in SCoTD.\n\n")
     run_and_write(name, cells, settings, args, claims, notes)

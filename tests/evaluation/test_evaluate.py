@@ -14,7 +14,8 @@ from cotdistill.strategies import STRATEGIES, get_strategy
 
 from eval_students import RECORDS
 
-REQUIRED = {"n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "tokens_per_s", "strategy"}
+REQUIRED = {"n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "tokens_per_s", "strategy",
+            "distinct_answers", "top_answer_share"}
 
 
 def token_count(tokenizer_dir, text: str) -> int:

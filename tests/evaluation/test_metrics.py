@@ -2,7 +2,7 @@
 
 import pytest
 
-from cotdistill.evaluation.metrics import majority_vote, summarise, wilson_interval
+from cotdistill.evaluation.metrics import answer_spread, majority_vote, summarise, wilson_interval
 
 
 def test_wilson_interval_matches_hand_computed_values():
@@ -40,3 +40,9 @@ def test_summarise_divides_time_and_tokens_per_question():
     assert metrics["rationale_similarity"] == pytest.approx(0.6)
     low, high = metrics["ci95"]
     assert low < 0.75 < high
+
+
+def test_answer_spread_flags_a_student_stuck_on_one_guess():
+    spread = answer_spread(["1", "1", "7", None, "1"])
+    assert spread == {"distinct_answers": 2, "top_answer": "1", "top_answer_share": 3 / 5}  # share of all questions
+    assert answer_spread([None, None]) == {"distinct_answers": 0, "top_answer": None, "top_answer_share": 0.0}

@@ -10,7 +10,7 @@ from cotdistill.answers import extract_answer, is_correct
 from cotdistill.errors import CotdistillError
 from cotdistill.files import write_json_atomic, write_jsonl_atomic
 from cotdistill.evaluation.generation import DecodeSettings, Generation, generate_batch, prepare_tokenizer
-from cotdistill.evaluation.metrics import majority_vote, summarise
+from cotdistill.evaluation.metrics import answer_spread, majority_vote, summarise
 from cotdistill.records import Record
 
 
@@ -102,6 +102,7 @@ def evaluate(
         seconds,
         [s for s in similarities if s is not None],
     )
+    metrics.update(answer_spread([r["predicted"] for r in rows]))
     metrics.update(
         strategy=strategy.name,
         answer_first=strategy.answer_first,

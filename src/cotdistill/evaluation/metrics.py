@@ -63,3 +63,14 @@ def summarise(
         "rationale_similarity": (sum(similarities) / len(similarities)) if similarities else None,
         "n_rationales_scored": len(similarities),
     }
+
+
+def answer_spread(predicted: Sequence[str | None]) -> dict:
+    """How varied the predicted answers are: a student that collapsed onto a few constant guesses
+    (a common failure of small answer-first students) shows few distinct answers and a large top share.
+    """
+    answered = [p for p in predicted if p is not None]
+    if not answered:
+        return {"distinct_answers": 0, "top_answer": None, "top_answer_share": 0.0}
+    top, count = Counter(answered).most_common(1)[0]
+    return {"distinct_answers": len(set(answered)), "top_answer": top, "top_answer_share": count / len(predicted)}

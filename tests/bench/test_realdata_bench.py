@@ -1,0 +1,77 @@
+"""The real-data benchmark driver (bench/realdata.py) end to end, with the tiny student so it runs in CI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+
+import realdata  # noqa: E402
+from pst_ablation import variants  # noqa: E402
+
+ROW_FIELDS = {"dataset", "strategy", "seed", "accuracy", "ci95", "mean_generated_tokens"}
+
+
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True, text=True,
+                          timeout=900, cwd=REPO)
+
+
+def test_every_quick_grid_is_estimated_under_twenty_minutes():
+    quick = realdata.QUICK_SCALES
+    grids = {
+        "accuracy": realdata.grid(["svamp"], realdata.STRATEGIES, [0]),
+        "scotd": realdata.grid(["svamp-mcc"], ["pre-thinking"], [0], samples_per_question=(1, 3, 10)),
+        "robustness": realdata.grid(["svamp"], ["pre-thinking", "pst"], [0], noise=(0.0, 0.3, 0.6)),
+        "pst_ablation": realdata.grid(["svamp"], variants(), [0]),
+    }
+    for name, cells in grids.items():
+        assert realdata.estimate_minutes(cells, quick) < 20, name
+    assert realdata.estimate_minutes(grids["accuracy"], quick, evaluations=2) > realdata.estimate_minutes(
+        grids["accuracy"], quick)
+
+
+def test_without_the_data_folder_the_benchmark_says_why_and_writes_nothing(tmp_path):
+    done = run_bench("accuracy.py", "--quick", "--data-dir", str(tmp_path / "absent"), "--results", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "SKIPPED" in done.stdout and "absent" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_tiny_accuracy_grid_writes_rows_and_resumes(shared_data, tiny_llama, minilm, tmp_path):
+    args = ("--student", "tiny-llama", "--data-dir", str(shared_data), "--train-questions", "8",
+            "--test-questions", "4", "--seeds", "0", "--strategies", "answer-only", "pst", "--quick",
+            "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"), "--threads", "1")
+    first = run_bench("accuracy.py", *args)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    result = json.loads((tmp_path / "results" / "accuracy-tiny-llama.json").read_text())
+    rows = result["rows"]
+    assert [(r["strategy"], r["status"]) for r in rows] == [("answer-only", "ok"), ("pst", "ok")]
+    for row in rows:
+        assert ROW_FIELDS <= set(row), row
+        assert row["n"] == 4 and 0 <= row["ci95"][0] <= row["accuracy"] <= row["ci95"][1] <= 1
+    assert "command" in result and "versions" in result
+    assert (tmp_path / "results" / "accuracy-tiny-llama.md").is_file()
+
+    again = run_bench("accuracy.py", *args)  # finished cells are skipped, not retrained
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("done already, skipped") == 2
+
+
+def test_benchmarks_share_the_default_pst_cell(tmp_path):
+    """accuracy, robustness and pst_ablation train the default pst once: same folder, same key."""
+    settings = realdata.Settings(data_dir=tmp_path, work=tmp_path, student="s", scales=realdata.QUICK_SCALES)
+    from_accuracy = realdata.grid(["svamp"], ["pst"], [0])[0]
+    from_robustness = [c for c in realdata.grid(["svamp"], ["pre-thinking", "pst"], [0], noise=(0.0, 0.3))
+                       if c.strategy.name == "pst" and c.noise == 0][0]
+    from_ablation = [c for c in realdata.grid(["svamp"], variants(), [0]) if c.id == from_accuracy.id]
+    assert len(from_ablation) == 1
+    for cell in (from_robustness, from_ablation[0]):
+        assert (cell.id, realdata.cell_key(cell, settings)) == (from_accuracy.id, realdata.cell_key(from_accuracy, settings))
