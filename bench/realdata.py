@@ -30,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
 
+from cotdistill.files import write_json_atomic  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_WORK = Path(os.environ.get("COTDISTILL_HOME", Path.home() / ".cache" / "cotdistill")) / "bench"
@@ -395,7 +397,7 @@ def _run_cell(pipeline: RealDataPipeline, cell: Cell, folder: Path, key: str, pr
         stage = "eval"
         metrics = pipeline.evaluate(cell, folder / "model", folder / "eval.json")
     except Exception as error:  # recorded; the other cells still run
-        _write(folder / "error.json", {"stage": stage, "error": type(error).__name__, "message": str(error),
+        write_json_atomic(folder / "error.json", {"stage": stage, "error": type(error).__name__, "message": str(error),
                                        "traceback": traceback.format_exc()})
         print(f"{prefix}: FAILED during {stage}: {type(error).__name__}: {error}", flush=True)
         return {**_row_base(cell), "status": "failed", "stage": stage, "error": f"{type(error).__name__}: {error}"}
@@ -403,7 +405,7 @@ def _run_cell(pipeline: RealDataPipeline, cell: Cell, folder: Path, key: str, pr
             "train_examples": trained.get("examples"), "train_seconds": trained["train_seconds"],
             "train_tokens_per_s": trained.get("train_tokens_per_s"), "final_losses": trained.get("final_losses"),
             "cell_seconds": round(time.perf_counter() - t0, 1), "status": "ok"}
-    _write(folder / "result.json", done)
+    write_json_atomic(folder / "result.json", done)
     print(f"{prefix}: accuracy {done['accuracy']:.3f} (n={done['n']}), "
           f"{done['mean_generated_tokens']:.1f} tokens/q, {done['cell_seconds']:.0f} s", flush=True)
     return {k: v for k, v in done.items() if k != "key"}
@@ -413,12 +415,6 @@ def _row_base(cell: Cell) -> dict:
     return {"dataset": cell.dataset, "strategy": cell.strategy.id, "strategy_name": cell.strategy.name,
             "options": dict(cell.strategy.options), "seed": cell.seed, "noise": cell.noise,
             "samples_per_question": cell.samples_per_question, "cell_id": cell.id}
-
-
-def _write(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    tmp.replace(path)
 
 
 ROW_FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "tokens_per_s", "unparsed",
@@ -474,14 +470,13 @@ def compare(a: dict, b: dict) -> str:
     return " (the 95% intervals overlap: not a clear difference at this scale)" if overlap else " (intervals apart)"
 
 
-def write_results(name: str, rows: list[dict], settings: Settings, args, findings: list[str], notes: str = "",
-                  quiet: bool = False) -> Path:
+def write_results(name: str, rows: list[dict], settings: Settings, args, findings: list[str], baselines: dict,
+                  notes: str = "", quiet: bool = False) -> Path:
     """bench/results/<name>.{md,json} (provenance by BenchResult) and the report tables + plots in results/<name>/."""
     from cotdistill.reports import render_report
 
     result = BenchResult(name)
     result.started = args.started
-    baselines = {d: constant_baseline(d, settings) for d in settings.scales}
     result.rows = rows
     result.extra = {"quick": args.quick, "smoke_scale": args.quick, "student": settings.student,
                     "eval_split": settings.split, "data_dir": str(settings.data_dir),
@@ -528,9 +523,11 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
 
 def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims, notes: str = "") -> list[dict]:
     """Run the grid, rewriting the result files after every cell (a cut-short run leaves its partial table)."""
+    baselines = {d: constant_baseline(d, settings) for d in settings.scales}  # once: it reloads the task data
+
     def partial(rows: list[dict], total: int) -> None:
         note = f"**Partial: {len(rows)} of {total} cells finished so far; the run is still going.**\n\n"
-        write_results(name, rows, settings, args, claims(rows), note + notes, quiet=True)
+        write_results(name, rows, settings, args, claims(rows), baselines, note + notes, quiet=True)
 
     if not settings.report_only:
         print(f"{name}: {len(cells)} cells, about {estimate_minutes(cells, settings.scales, len(settings.eval_batch_sizes)):.0f} min on 2 idle CPU "
@@ -538,7 +535,7 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
     rows = run_grid(name, cells, settings, on_row=None if settings.report_only else partial)
     if len(rows) < len(cells):
         notes = f"**Partial: {len(rows)} of {len(cells)} cells finished so far.**\n\n" + notes
-    write_results(name, rows, settings, args, claims(rows), notes)
+    write_results(name, rows, settings, args, claims(rows), baselines, notes)
     return rows
 
 
