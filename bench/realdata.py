@@ -334,7 +334,8 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
     queue, deferred = list(enumerate(cells, 1)), set()
     while queue:
         number, cell = queue.pop(0)
-        folder, key = run_dir / (cell.id + settings.tag), cell_key(cell, settings)
+        key = cell_key(cell, settings)
+        folder = cell_folder(run_dir, cell.id + settings.tag, key)
         prefix = f"[{number}/{len(cells)}] {cell.id}"
         done = _read(folder / "result.json")
         if done is not None and done.get("key") == key:
@@ -359,6 +360,16 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
             on_row([results[i] for i in sorted(results)], len(cells))  # partial results while the rest runs
     print(f"{name}: {len(cells)} cells in {time.perf_counter() - started:.0f} s; cells in {run_dir}", flush=True)
     return [results[i] for i in sorted(results)]
+
+
+def cell_folder(run_dir: Path, cell_id: str, key: str) -> Path:
+    """The cell's folder, named by id and settings key: a run at another scale (--epochs 4, say)
+    gets its own folder instead of retraining over the cell it would otherwise share a name with."""
+    folder = run_dir / f"{cell_id}__{key[:8]}"
+    legacy = run_dir / cell_id  # cells finished before folders carried the key: adopted, not retrained
+    if not folder.exists() and (_read(legacy / "result.json") or {}).get("key") == key:
+        legacy.rename(folder)
+    return folder
 
 
 def _locked_by_other(folder: Path) -> bool:
@@ -608,7 +619,8 @@ def setup(args, default_name: str, datasets: list[str], tag: str = "",
     scales = scale_for({d: base[d] for d in datasets}, args)
     if args.full_finetune and args.lr is None:  # the LoRA learning rates are ~10x too high for all weights
         scales = {d: replace(sc, lr=sc.lr / 10) for d, sc in scales.items()}
-    name = args.name or default_name + ("-dev" if args.split == "dev" else "")
+    # quick and full results sit side by side: a quick run never overwrites the full tables
+    name = args.name or default_name + ("-quick" if args.quick else "") + ("-dev" if args.split == "dev" else "")
     settings = Settings(data_dir=args.data_dir, work=args.work / ("quick" if args.quick else "full"),
                         student=args.student, scales=scales, split=args.split, filter=args.filter,
                         keep_models=args.keep_models, lora=not args.full_finetune, report_only=args.report_only,

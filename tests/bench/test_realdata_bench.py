@@ -51,14 +51,14 @@ def test_a_tiny_accuracy_grid_writes_rows_and_resumes(shared_data, tiny_llama, m
             "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"), "--threads", "1")
     first = run_bench("accuracy.py", *args)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    result = json.loads((tmp_path / "results" / "accuracy-tiny-llama.json").read_text())
+    result = json.loads((tmp_path / "results" / "accuracy-quick-tiny-llama.json").read_text())
     rows = result["rows"]
     assert [(r["strategy"], r["status"]) for r in rows] == [("answer-only", "ok"), ("pst", "ok")]
     for row in rows:
         assert ROW_FIELDS <= set(row), row
         assert row["n"] == 4 and 0 <= row["ci95"][0] <= row["accuracy"] <= row["ci95"][1] <= 1
     assert "command" in result and "versions" in result
-    assert (tmp_path / "results" / "accuracy-tiny-llama.md").is_file()
+    assert (tmp_path / "results" / "accuracy-quick-tiny-llama.md").is_file()
 
     again = run_bench("accuracy.py", *args)  # finished cells are skipped, not retrained
     assert again.returncode == 0, again.stderr[-2000:]
@@ -75,3 +75,16 @@ def test_benchmarks_share_the_default_pst_cell(tmp_path):
     assert len(from_ablation) == 1
     for cell in (from_robustness, from_ablation[0]):
         assert (cell.id, realdata.cell_key(cell, settings)) == (from_accuracy.id, realdata.cell_key(from_accuracy, settings))
+
+
+def test_a_cell_at_another_scale_gets_its_own_folder_and_legacy_cells_are_adopted(tmp_path):
+    legacy = tmp_path / "svamp__pst__k1__noise0__seed0"
+    legacy.mkdir()
+    (legacy / "result.json").write_text(json.dumps({"key": "aaaaaaaaaaaa", "accuracy": 0.1}))
+
+    adopted = realdata.cell_folder(tmp_path, legacy.name, "aaaaaaaaaaaa")
+    assert adopted == tmp_path / "svamp__pst__k1__noise0__seed0__aaaaaaaa" and not legacy.exists()
+    assert json.loads((adopted / "result.json").read_text())["accuracy"] == 0.1
+
+    other_scale = realdata.cell_folder(tmp_path, legacy.name, "bbbbbbbbbbbb")
+    assert other_scale != adopted and not other_scale.exists() and adopted.exists()
