@@ -136,7 +136,8 @@ def constant_baseline(name: str, settings: "Settings") -> dict:
     answer = Counter(r.answer for r in train).most_common(1)[0][0]
     questions = eval_records(name, settings.split, scale.test_questions, settings.data_dir)
     hits = sum(is_correct(answer, r.answer, r.answer_type, r.choices) for r in questions)
-    return {"answer": answer, "accuracy": hits / len(questions), "n": len(questions)}
+    return {"answer": answer, "accuracy": hits / len(questions), "n": len(questions),
+            **first_characters([r.answer for r in train], prefix="train_")}
 
 
 def seeded_subset(records: list, size: int | None, seed: int) -> list:
@@ -341,6 +342,7 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
         if done is not None and done.get("key") == key:
             print(f"{prefix}: done already, skipped", flush=True)
             row = {**_spread_from_predictions(folder), **{k: v for k, v in done.items() if k != "key"}}
+            row.update(first_characters(_predicted(folder)))
         elif settings.report_only:
             continue  # not finished: left out of the tables (the files say how many cells are in)
         elif _locked_by_other(folder):
@@ -355,6 +357,7 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
             continue
         else:
             row = _run_locked(pipeline, cell, folder, key, prefix)
+            row.update(first_characters(_predicted(folder)))
         results[number] = row
         if on_row is not None and queue:
             on_row([results[i] for i in sorted(results)], len(cells))  # partial results while the rest runs
@@ -432,15 +435,48 @@ ROW_FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s"
               "eval_split", "distinct_answers", "top_answer", "top_answer_share")
 
 
-def _spread_from_predictions(folder: Path) -> dict:
-    """Answer spread of a cell finished before evaluate() reported it, from its saved predictions."""
-    from cotdistill.evaluation.metrics import answer_spread
-
+def _predicted(folder: Path) -> list[str | None] | None:
+    """A finished cell's predicted answers, from its saved predictions (None when there are none)."""
     try:
         lines = (folder / "eval.predictions.jsonl").read_text().splitlines()
     except OSError:
+        return None
+    return [json.loads(line)["predicted"] for line in lines if line.strip()]
+
+
+def _spread_from_predictions(folder: Path) -> dict:
+    """Answer spread of a cell finished before evaluate() reported it."""
+    from cotdistill.evaluation.metrics import answer_spread
+
+    predicted = _predicted(folder)
+    return {} if predicted is None else answer_spread(predicted)
+
+
+def first_characters(answers: list[str | None] | None, prefix: str = "") -> dict:
+    """The commonest first character of the answers and its share. SmolLM2 writes numbers digit by
+    digit, so the first thing an answer-first student decides is the leading digit: a student that
+    learnt only the training prior starts nearly every answer with the commonest leading digit."""
+    firsts = [a[0] for a in answers or () if a]
+    if not firsts:
         return {}
-    return answer_spread([json.loads(line)["predicted"] for line in lines if line.strip()])
+    top, count = Counter(firsts).most_common(1)[0]
+    return {f"{prefix}first_char": top, f"{prefix}first_char_share": round(count / len(firsts), 3)}
+
+
+def first_character_findings(rows: list[dict], baselines: dict) -> list[str]:
+    """Per dataset, how often each strategy starts its answers with its favourite character, beside
+    the training answers' share: a share far above the training one means a collapsed student."""
+    out = []
+    for dataset, base in baselines.items():
+        shares = mean_by([r for r in rows if r["dataset"] == dataset and "first_char_share" in r], "strategy")
+        if not shares or "train_first_char" not in base:
+            continue
+        parts = ", ".join(f"{s} {100 * m['first_char_share']:.0f}%" for (s,), m in shares.items())
+        out.append(f"{dataset}: share of answers that start with the student's favourite character: {parts}; "
+                   f"the training answers start with \"{base['train_first_char']}\" "
+                   f"{100 * base['train_first_char_share']:.0f}% of the time (a share near 100% is a student that "
+                   "learnt that prior, not to solve the question)")
+    return out
 
 
 def _extra_fields(result: dict) -> dict:
@@ -469,7 +505,7 @@ def mean_by(rows: list[dict], *keys: str) -> dict[tuple, dict]:
         correct = sum(round(m["accuracy"] * m["n"]) for m in members)
         out[key] = {"seeds": len(members), "ci95_pooled": wilson_interval(correct, n), **{
             field: sum(m[field] for m in members) / len(members)
-            for field in ("accuracy", "mean_generated_tokens", "mean_latency_s")
+            for field in ("accuracy", "mean_generated_tokens", "mean_latency_s", "first_char_share")
             if all(m.get(field) is not None for m in members)}}
     return out
 
@@ -486,6 +522,7 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
     """bench/results/<name>.{md,json} (provenance by BenchResult) and the report tables + plots in results/<name>/."""
     from cotdistill.reports import render_report
 
+    findings = findings + first_character_findings(rows, baselines)
     result = BenchResult(name)
     result.started = args.started
     result.rows = rows
@@ -550,18 +587,22 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
     return rows
 
 
+def _first_char_cell(row: dict) -> str:
+    return f"\"{row['first_char']}\" {100 * row['first_char_share']:.0f}%" if "first_char" in row else ""
+
+
 def rows_table(rows: list[dict]) -> str:
-    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | distinct | tokens/q | latency/q (s) | "
-             "train ex | train s |",
-             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | distinct | first char | tokens/q | "
+             "latency/q (s) | train ex | train s |",
+             "|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("status") != "ok":
             lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | "
-                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} ||||||||")
+                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} |||||||||")
             continue
         lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | {r['samples_per_question']} | "
                      f"{r['n']} | {100 * r['accuracy']:.1f} | [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] | "
-                     f"{r.get('distinct_answers', '')} | {r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
+                     f"{r.get('distinct_answers', '')} | {_first_char_cell(r)} | {r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
                      f"{r.get('train_seconds')} |")
     return "\n".join(lines)
 

@@ -88,3 +88,14 @@ def test_a_cell_at_another_scale_gets_its_own_folder_and_legacy_cells_are_adopte
 
     other_scale = realdata.cell_folder(tmp_path, legacy.name, "bbbbbbbbbbbb")
     assert other_scale != adopted and not other_scale.exists() and adopted.exists()
+
+
+def test_first_characters_expose_a_student_stuck_on_the_leading_digit_prior():
+    assert realdata.first_characters(["12", "1", "7", None, "150"]) == {"first_char": "1", "first_char_share": 0.75}
+    assert realdata.first_characters([None], prefix="train_") == {}
+    rows = [{"dataset": "svamp", "strategy": s, "status": "ok", "n": 4, "accuracy": 0.25,
+             **realdata.first_characters(answers)}
+            for s, answers in (("pst", ["1", "10", "19", "1"]), ("pre-thinking", ["3", "12", "7", "40"]))]
+    baselines = {"svamp": {"answer": "1", "accuracy": 0.1, **realdata.first_characters(["1", "2", "30"], "train_")}}
+    [finding] = realdata.first_character_findings(rows, baselines)
+    assert "pst 100%, pre-thinking 25%" in finding and 'start with "1" 33%' in finding
