@@ -432,7 +432,7 @@ def _row_base(cell: Cell) -> dict:
 
 
 ROW_FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s", "tokens_per_s", "unparsed",
-              "eval_split", "distinct_answers", "top_answer", "top_answer_share")
+              "eval_split", "distinct_answers", "top_answer", "top_answer_share", "mean_answer_nll")
 
 
 def _predicted(folder: Path) -> list[str | None] | None:
@@ -463,9 +463,10 @@ def first_characters(answers: list[str | None] | None, prefix: str = "") -> dict
     return {f"{prefix}first_char": top, f"{prefix}first_char_share": round(count / len(firsts), 3)}
 
 
-def first_character_findings(rows: list[dict], baselines: dict) -> list[str]:
-    """Per dataset, how often each strategy starts its answers with its favourite character, beside
-    the training answers' share: a share far above the training one means a collapsed student."""
+def diagnostic_findings(rows: list[dict], baselines: dict) -> list[str]:
+    """Why accuracy is what it is, per dataset: how often each strategy starts its answers with its
+    favourite character, beside the training answers' share (far above it: a collapsed student), and
+    the answer-first students' gold-answer likelihood (finer than greedy accuracy)."""
     out = []
     for dataset, base in baselines.items():
         shares = mean_by([r for r in rows if r["dataset"] == dataset and "first_char_share" in r], "strategy")
@@ -476,6 +477,11 @@ def first_character_findings(rows: list[dict], baselines: dict) -> list[str]:
                    f"the training answers start with \"{base['train_first_char']}\" "
                    f"{100 * base['train_first_char_share']:.0f}% of the time (a share near 100% is a student that "
                    "learnt that prior, not to solve the question)")
+        nll = {s: m["mean_answer_nll"] for (s,), m in shares.items() if "mean_answer_nll" in m}
+        if nll:
+            out.append(f"{dataset}: -log p(gold answer | question), nats, answer-first students (lower = the student "
+                       "finds the right answer likelier, even where greedy accuracy cannot show it): "
+                       + ", ".join(f"{s} {v:.2f}" for s, v in sorted(nll.items(), key=lambda kv: kv[1])))
     return out
 
 
@@ -505,7 +511,7 @@ def mean_by(rows: list[dict], *keys: str) -> dict[tuple, dict]:
         correct = sum(round(m["accuracy"] * m["n"]) for m in members)
         out[key] = {"seeds": len(members), "ci95_pooled": wilson_interval(correct, n), **{
             field: sum(m[field] for m in members) / len(members)
-            for field in ("accuracy", "mean_generated_tokens", "mean_latency_s", "first_char_share")
+            for field in ("accuracy", "mean_generated_tokens", "mean_latency_s", "first_char_share", "mean_answer_nll")
             if all(m.get(field) is not None for m in members)}}
     return out
 
@@ -522,7 +528,7 @@ def write_results(name: str, rows: list[dict], settings: Settings, args, finding
     """bench/results/<name>.{md,json} (provenance by BenchResult) and the report tables + plots in results/<name>/."""
     from cotdistill.reports import render_report
 
-    findings = findings + first_character_findings(rows, baselines)
+    findings = findings + diagnostic_findings(rows, baselines)
     result = BenchResult(name)
     result.started = args.started
     result.rows = rows
@@ -587,22 +593,26 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
     return rows
 
 
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 def _first_char_cell(row: dict) -> str:
     return f"\"{row['first_char']}\" {100 * row['first_char_share']:.0f}%" if "first_char" in row else ""
 
 
 def rows_table(rows: list[dict]) -> str:
-    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | distinct | first char | tokens/q | "
-             "latency/q (s) | train ex | train s |",
-             "|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|"]
+    lines = ["| dataset | strategy | seed | noise | k | n | accuracy | ci95 | distinct | first char | answer NLL | "
+             "tokens/q | latency/q (s) | train ex | train s |",
+             "|---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("status") != "ok":
             lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | "
-                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} |||||||||")
+                         f"{r['samples_per_question']} | failed: {r.get('error', '')[:120]} ||||||||||")
             continue
         lines.append(f"| {r['dataset']} | {r['strategy']} | {r['seed']} | {r['noise']:g} | {r['samples_per_question']} | "
                      f"{r['n']} | {100 * r['accuracy']:.1f} | [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}] | "
-                     f"{r.get('distinct_answers', '')} | {_first_char_cell(r)} | {r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
+                     f"{r.get('distinct_answers', '')} | {_first_char_cell(r)} | {_number(r.get('mean_answer_nll'))} | {r['mean_generated_tokens']:.1f} | {r['mean_latency_s']:.3f} | {r.get('train_examples')} | "
                      f"{r.get('train_seconds')} |")
     return "\n".join(lines)
 

@@ -97,5 +97,7 @@ def test_first_characters_expose_a_student_stuck_on_the_leading_digit_prior():
              **realdata.first_characters(answers)}
             for s, answers in (("pst", ["1", "10", "19", "1"]), ("pre-thinking", ["3", "12", "7", "40"]))]
     baselines = {"svamp": {"answer": "1", "accuracy": 0.1, **realdata.first_characters(["1", "2", "30"], "train_")}}
-    [finding] = realdata.first_character_findings(rows, baselines)
-    assert "pst 100%, pre-thinking 25%" in finding and 'start with "1" 33%' in finding
+    rows[0]["mean_answer_nll"] = 2.5  # answer-first students only
+    collapse, likelihood = realdata.diagnostic_findings(rows, baselines)
+    assert "pst 100%, pre-thinking 25%" in collapse and 'start with "1" 33%' in collapse
+    assert likelihood.endswith("pst 2.50")

@@ -26,6 +26,7 @@ class EvalOptions:
     seed: int = 0  # sampling seed for self-consistency
     similarity: bool = True  # score generated rationales against the records' reference rationales
     encoder: str = "minilm"  # sentence encoder for that score
+    answer_likelihood: bool = True  # answer-first models: also score -log p(gold answer | prompt)
 
 
 def predictions_path(out: str | Path) -> Path:
@@ -93,6 +94,11 @@ def evaluate(
         seconds += batch_seconds
         rows.extend(score_question(r, g, strategy) for r, g in zip(batch, generations))
 
+    if options.answer_likelihood and strategy.answer_first:  # untimed: not part of answering
+        from cotdistill.evaluation.likelihood import answer_nll
+
+        for row, nll in zip(rows, answer_nll(model, tokenizer, strategy, records, options.batch_size)):
+            row["answer_nll"] = nll
     similarities = _similarities(rows, records, options)
     for row, score in zip(rows, similarities):
         row["rationale_similarity"] = score
@@ -103,6 +109,8 @@ def evaluate(
         [s for s in similarities if s is not None],
     )
     metrics.update(answer_spread([r["predicted"] for r in rows]))
+    if "answer_nll" in rows[0]:
+        metrics["mean_answer_nll"] = sum(r["answer_nll"] for r in rows) / len(rows)
     metrics.update(
         strategy=strategy.name,
         answer_first=strategy.answer_first,
