@@ -60,6 +60,7 @@ def eval_command(
         f"[{low:.3f}, {high:.3f}], {metrics['mean_generated_tokens']:.1f} tokens/question, "
         f"{metrics['mean_latency_s'] * 1000:.0f} ms/question, {metrics['tokens_per_s']:.1f} tokens/s"
         + (f", rationale similarity {metrics['rationale_similarity']:.3f}" if metrics["rationale_similarity"] is not None else "")
+        + (f", gold answer NLL {metrics['mean_answer_nll']:.2f} nats" if "mean_answer_nll" in metrics else "")
     )
     console.print(f"wrote {out} and {predictions_path(out)}")
 
