@@ -341,8 +341,7 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
         done = _read(folder / "result.json")
         if done is not None and done.get("key") == key:
             print(f"{prefix}: done already, skipped", flush=True)
-            row = {**_spread_from_predictions(folder), **{k: v for k, v in done.items() if k != "key"}}
-            row.update(first_characters(_predicted(folder)))
+            row = {k: v for k, v in done.items() if k != "key"}
         elif settings.report_only:
             continue  # not finished: left out of the tables (the files say how many cells are in)
         elif _locked_by_other(folder):
@@ -357,8 +356,7 @@ def run_grid(name: str, cells: list[Cell], settings: Settings, on_row=None) -> l
             continue
         else:
             row = _run_locked(pipeline, cell, folder, key, prefix)
-            row.update(first_characters(_predicted(folder)))
-        results[number] = row
+        results[number] = {**_from_predictions(folder), **row}
         if on_row is not None and queue:
             on_row([results[i] for i in sorted(results)], len(cells))  # partial results while the rest runs
     print(f"{name}: {len(cells)} cells in {time.perf_counter() - started:.0f} s; cells in {run_dir}", flush=True)
@@ -435,21 +433,17 @@ ROW_FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latency_s"
               "eval_split", "distinct_answers", "top_answer", "top_answer_share", "mean_answer_nll")
 
 
-def _predicted(folder: Path) -> list[str | None] | None:
-    """A finished cell's predicted answers, from its saved predictions (None when there are none)."""
+def _from_predictions(folder: Path) -> dict:
+    """What a finished cell's saved predictions show: the answer spread (for cells evaluated before
+    evaluate() reported it) and the first-character collapse."""
+    from cotdistill.evaluation.metrics import answer_spread
+
     try:
         lines = (folder / "eval.predictions.jsonl").read_text().splitlines()
     except OSError:
-        return None
-    return [json.loads(line)["predicted"] for line in lines if line.strip()]
-
-
-def _spread_from_predictions(folder: Path) -> dict:
-    """Answer spread of a cell finished before evaluate() reported it."""
-    from cotdistill.evaluation.metrics import answer_spread
-
-    predicted = _predicted(folder)
-    return {} if predicted is None else answer_spread(predicted)
+        return {}
+    predicted = [json.loads(line)["predicted"] for line in lines if line.strip()]
+    return {**answer_spread(predicted), **first_characters(predicted)}
 
 
 def first_characters(answers: list[str | None] | None, prefix: str = "") -> dict:
