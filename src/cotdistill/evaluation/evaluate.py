@@ -94,10 +94,12 @@ def evaluate(
         seconds += batch_seconds
         rows.extend(score_question(r, g, strategy) for r, g in zip(batch, generations))
 
+    nlls = None
     if options.answer_likelihood and strategy.answer_first:  # untimed: not part of answering
         from cotdistill.evaluation.likelihood import answer_nll
 
-        for row, nll in zip(rows, answer_nll(model, tokenizer, strategy, records, options.batch_size)):
+        nlls = answer_nll(model, tokenizer, strategy, records, options.batch_size)
+        for row, nll in zip(rows, nlls):
             row["answer_nll"] = nll
     similarities = _similarities(rows, records, options)
     for row, score in zip(rows, similarities):
@@ -109,8 +111,8 @@ def evaluate(
         [s for s in similarities if s is not None],
     )
     metrics.update(answer_spread([r["predicted"] for r in rows]))
-    if "answer_nll" in rows[0]:
-        metrics["mean_answer_nll"] = sum(r["answer_nll"] for r in rows) / len(rows)
+    if nlls is not None:
+        metrics["mean_answer_nll"] = sum(nlls) / len(nlls)
     metrics.update(
         strategy=strategy.name,
         answer_first=strategy.answer_first,

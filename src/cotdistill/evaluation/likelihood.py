@@ -38,10 +38,10 @@ def _batch_nll(model, batch: list[tuple[list[int], list[int]]], pad_id: int) -> 
         ids[row, : len(tokens)] = torch.tensor(tokens)
         mask[row, : len(tokens)] = 1
     with torch.inference_mode():
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float()
-    log_probs = torch.log_softmax(logits, dim=-1).cpu()
+        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
     out = []
     for row, (prompt, answer) in enumerate(batch):
-        positions = torch.arange(len(prompt) - 1, len(prompt) + len(answer) - 1)  # logits at i predict token i + 1
-        out.append(-log_probs[row, positions, torch.tensor(answer)].sum().item())
+        # only the answer's positions are normalised (logits at i predict token i + 1), not the whole vocab x length
+        scored = torch.log_softmax(logits[row, len(prompt) - 1 : len(prompt) + len(answer) - 1].float(), dim=-1)
+        out.append(-scored[torch.arange(len(answer)), torch.tensor(answer, device=scored.device)].sum().item())
     return out
