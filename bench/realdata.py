@@ -87,7 +87,8 @@ FULL_SCALES = {
     "svamp": Scale(train_questions=250, test_questions=150, epochs=2, lr=5e-4, max_new_tokens=128),
     "svamp-mcc": Scale(train_questions=60, test_questions=None, epochs=1, lr=5e-4, max_new_tokens=128),
     "cqa": Scale(train_questions=300, test_questions=150, epochs=2, lr=5e-4, max_new_tokens=128),
-    "gsm8k": Scale(train_questions=150, test_questions=100, epochs=2, lr=5e-4, max_len=512, max_new_tokens=256),
+    # 150/100 measured 42 min per seed, which put the grid over 3 h: 100/80 is estimated at ~28
+    "gsm8k": Scale(train_questions=100, test_questions=80, epochs=2, lr=5e-4, max_len=512, max_new_tokens=256),
 }
 
 
@@ -683,11 +684,16 @@ def default_seeds(args) -> list[int]:
 
 
 # Mean tokens of a formatted question and of one teacher rationale (SmolLM2 tokenizer, 200 training
-# questions each), and the rates measured on an idle 2-core machine (SmolLM2 LoRA, bf16 autocast):
-# ~190 training tokens/s, ~38 generated tokens/s at batch 8, ~20 s to load and save per cell.
+# questions each), and rates fitted to the full-mode cells of bench/results/accuracy.json (2-core
+# machine, SmolLM2 LoRA; the estimate of their sum is within 5% per dataset, and quick cells run
+# ~20-40% faster than estimated): training tokens/s (GSM8K's long, ragged solutions pad the most);
+# ~0.35 s per evaluated question (prompt, answer NLL, a few answer tokens); a rationale-first
+# student decodes each batch to its longest rationale, at a per-step cost that grows with the
+# context (hence the quadratic term); ~15 s to load and save per cell.
 PROMPT_TOKENS = {"svamp": 43, "svamp-mcc": 42, "cqa": 51, "gsm8k": 62}
 RATIONALE_TOKENS = {"svamp": 61, "svamp-mcc": 123, "cqa": 38, "gsm8k": 98}
-TRAIN_TOKENS_PER_S, GENERATED_TOKENS_PER_S, CELL_OVERHEAD_S = 190, 38, 20
+TRAIN_TOKENS_PER_S = {"svamp": 180, "svamp-mcc": 180, "cqa": 180, "gsm8k": 145}
+DECODE_STEPS_PER_S, EVAL_S_PER_QUESTION, CELL_OVERHEAD_S = 180, 0.35, 15
 KEPT = {"svamp": 0.8, "svamp-mcc": 0.7, "cqa": 0.77, "gsm8k": 1.0}  # share of rationales with the right answer
 
 
@@ -699,8 +705,9 @@ def estimate_minutes(cells: list[Cell], scales: dict[str, Scale], evaluations: i
         prompt, rationale = PROMPT_TOKENS[d], RATIONALE_TOKENS[d]
         per_example = {"answer-only": prompt + 4, "prefix": 2 * prompt + rationale + 8}.get(name, prompt + rationale + 10)
         examples = s.train_questions * KEPT[d] * cell.samples_per_question
-        generated = rationale + 10 if name == "pre-thinking" else 6
+        steps = s.max_new_tokens if name == "pre-thinking" else 8
+        per_question = EVAL_S_PER_QUESTION + steps * (1 + steps / 128) / DECODE_STEPS_PER_S
         test = s.test_questions or 200
-        total += examples * s.epochs * per_example / TRAIN_TOKENS_PER_S + evaluations * test * generated / GENERATED_TOKENS_PER_S
+        total += examples * s.epochs * per_example / TRAIN_TOKENS_PER_S[d] + evaluations * test * per_question
         total += CELL_OVERHEAD_S
     return total / 60

@@ -23,18 +23,27 @@ def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=900, cwd=REPO)
 
 
-def test_every_quick_grid_is_estimated_under_twenty_minutes():
-    quick = realdata.QUICK_SCALES
-    grids = {
-        "accuracy": realdata.grid(["svamp"], realdata.STRATEGIES, [0]),
-        "scotd": realdata.grid(["svamp-mcc"], ["pre-thinking"], [0], samples_per_question=(1, 3, 10)),
-        "robustness": realdata.grid(["svamp"], ["pre-thinking", "pst"], [0], noise=(0.0, 0.3, 0.6)),
-        "pst_ablation": realdata.grid(["svamp"], variants(), [0]),
+def default_grids(quick: bool) -> dict[str, list]:
+    """The grids the bench scripts run without arguments (quick: SVAMP and one seed)."""
+    seeds, datasets = ([0], ["svamp"]) if quick else ([0, 1], ["svamp", "cqa", "gsm8k"])
+    return {
+        "accuracy": realdata.grid(datasets, realdata.STRATEGIES, seeds),
+        "scotd": realdata.grid(["svamp-mcc"], ["pre-thinking"] if quick else ["pre-thinking", "pst"], seeds,
+                               samples_per_question=(1, 3, 10)),
+        "robustness": realdata.grid(["svamp"], ["pre-thinking", "pst"], seeds, noise=(0.0, 0.3, 0.6)),
+        "pst_ablation": realdata.grid(["svamp"], variants(), seeds),
+        "speed": realdata.grid(datasets, ["pre-thinking", "pst"], [0]),
     }
-    for name, cells in grids.items():
-        assert realdata.estimate_minutes(cells, quick) < 20, name
-    assert realdata.estimate_minutes(grids["accuracy"], quick, evaluations=2) > realdata.estimate_minutes(
-        grids["accuracy"], quick)
+
+
+@pytest.mark.parametrize("quick, bound_minutes", [(True, 20), (False, 180)])
+def test_every_default_grid_is_estimated_within_its_bound(quick, bound_minutes):
+    scales = realdata.QUICK_SCALES if quick else realdata.FULL_SCALES
+    for name, cells in default_grids(quick).items():
+        evaluations = 2 if name == "speed" else 1  # speed evaluates every cell at batch 8 and batch 1
+        assert realdata.estimate_minutes(cells, scales, evaluations) < bound_minutes, name
+    accuracy = default_grids(quick)["accuracy"]
+    assert realdata.estimate_minutes(accuracy, scales, evaluations=2) > realdata.estimate_minutes(accuracy, scales)
 
 
 def test_without_the_data_folder_the_benchmark_says_why_and_writes_nothing(tmp_path):
