@@ -12,7 +12,8 @@ question. (1 vs 3 vs 10 rationales per question: bench/scotd.py.)
 
 from __future__ import annotations
 
-from realdata import FULL_SCALES, STRATEGIES, compare, default_seeds, grid, mean_by, parser, run_and_write, setup
+from realdata import FULL_SCALES, STRATEGIES, default_seeds, grid, parser, run_and_write, setup
+from report import compare, mean_by
 
 
 def claims(rows: list[dict]) -> list[str]:

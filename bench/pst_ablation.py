@@ -12,7 +12,8 @@ bench/accuracy.py (shared, trained once).
 
 from __future__ import annotations
 
-from realdata import Strategy, default_seeds, grid, mean_by, parser, run_and_write, setup
+from realdata import Strategy, default_seeds, grid, parser, run_and_write, setup
+from report import mean_by
 
 
 def variants() -> list[Strategy]:

@@ -10,7 +10,8 @@ rationales corrupted (default: numbers perturbed, so the rationale no longer lea
 
 from __future__ import annotations
 
-from realdata import default_seeds, grid, mean_by, parser, run_and_write, setup
+from realdata import default_seeds, grid, parser, run_and_write, setup
+from report import mean_by
 
 NOISE = (0.0, 0.3, 0.6)
 

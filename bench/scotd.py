@@ -10,7 +10,8 @@ The claim checked (Li et al. 2023): more sampled rationales per question beat on
 
 from __future__ import annotations
 
-from realdata import compare, default_seeds, grid, mean_by, parser, run_and_write, setup
+from realdata import default_seeds, grid, parser, run_and_write, setup
+from report import compare, mean_by
 
 SAMPLES = (1, 3, 10)
 

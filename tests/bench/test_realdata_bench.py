@@ -13,6 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
 import realdata  # noqa: E402
+from cost import estimate_minutes  # noqa: E402
+from report import diagnostic_findings, first_characters  # noqa: E402
 from pst_ablation import variants  # noqa: E402
 
 ROW_FIELDS = {"dataset", "strategy", "seed", "accuracy", "ci95", "mean_generated_tokens"}
@@ -41,9 +43,9 @@ def test_every_default_grid_is_estimated_within_its_bound(quick, bound_minutes):
     scales = realdata.QUICK_SCALES if quick else realdata.FULL_SCALES
     for name, cells in default_grids(quick).items():
         evaluations = 2 if name == "speed" else 1  # speed evaluates every cell at batch 8 and batch 1
-        assert realdata.estimate_minutes(cells, scales, evaluations) < bound_minutes, name
+        assert estimate_minutes(cells, scales, evaluations) < bound_minutes, name
     accuracy = default_grids(quick)["accuracy"]
-    assert realdata.estimate_minutes(accuracy, scales, evaluations=2) > realdata.estimate_minutes(accuracy, scales)
+    assert estimate_minutes(accuracy, scales, evaluations=2) > estimate_minutes(accuracy, scales)
 
 
 def test_without_the_data_folder_the_benchmark_says_why_and_writes_nothing(tmp_path):
@@ -100,13 +102,13 @@ def test_a_cell_at_another_scale_gets_its_own_folder_and_legacy_cells_are_adopte
 
 
 def test_first_characters_expose_a_student_stuck_on_the_leading_digit_prior():
-    assert realdata.first_characters(["12", "1", "7", None, "150"]) == {"first_char": "1", "first_char_share": 0.75}
-    assert realdata.first_characters([None], prefix="train_") == {}
+    assert first_characters(["12", "1", "7", None, "150"]) == {"first_char": "1", "first_char_share": 0.75}
+    assert first_characters([None], prefix="train_") == {}
     rows = [{"dataset": "svamp", "strategy": s, "status": "ok", "n": 4, "accuracy": 0.25,
-             **realdata.first_characters(answers)}
+             **first_characters(answers)}
             for s, answers in (("pst", ["1", "10", "19", "1"]), ("pre-thinking", ["3", "12", "7", "40"]))]
-    baselines = {"svamp": {"answer": "1", "accuracy": 0.1, **realdata.first_characters(["1", "2", "30"], "train_")}}
+    baselines = {"svamp": {"answer": "1", "accuracy": 0.1, **first_characters(["1", "2", "30"], "train_")}}
     rows[0]["mean_answer_nll"] = 2.5  # answer-first students only
-    collapse, likelihood = realdata.diagnostic_findings(rows, baselines)
+    collapse, likelihood = diagnostic_findings(rows, baselines)
     assert "pst 100%, pre-thinking 25%" in collapse and 'start with "1" 33%' in collapse
     assert likelihood.endswith("pst 2.50")
