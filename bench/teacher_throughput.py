@@ -137,6 +137,15 @@ def _versions() -> dict:
     return {"python": platform.python_version(), **found}
 
 
+def concurrency_note(server: dict, concurrency: int) -> str:
+    """What concurrency bought against this server, as measured, and why it buys little here."""
+    gain = server[f"concurrency_{concurrency}"]["samples_per_s"] / server["concurrency_1"]["samples_per_s"]
+    return (f"Concurrency {concurrency} gave {gain:.2f}x the samples/s of one request at a time. llama-cpp-python's "
+            "server decodes one request at a time, so concurrency can only overlap HTTP and parsing with decoding "
+            "(and on 2 cores the waiting requests compete with the decoder for them); servers with continuous "
+            "batching (vLLM, SGLang, TGI) are where concurrency pays.")
+
+
 def write_markdown(result: dict, path: Path) -> None:
     lines = [
         "# Teacher sampling throughput",
@@ -188,9 +197,7 @@ def main() -> None:
         work = Path(folder)
         if not args.skip_server:
             result["llama_cpp_server"] = bench_server(work, records, args.samples, args.concurrency, args.max_tokens)
-            result["notes"].append("llama-cpp-python's server decodes one request at a time, so concurrency can only "
-                                   "overlap HTTP and parsing with decoding; servers with continuous batching (vLLM, "
-                                   "SGLang, TGI) are where concurrency pays.")
+            result["notes"].append(concurrency_note(result["llama_cpp_server"], args.concurrency))
         if not args.skip_transformers:
             result["transformers"] = bench_transformers(work, records, args.samples, args.concurrency, args.max_tokens)
         result["cached_rerun"] = bench_cached_rerun(work)
