@@ -11,19 +11,20 @@ rationales corrupted (default: numbers perturbed, so the rationale no longer lea
 from __future__ import annotations
 
 from realdata import default_seeds, grid, parser, run_and_write, setup
-from report import mean_by
+from report import compare, mean_by
 
 NOISE = (0.0, 0.3, 0.6)
 
 
 def claims(rows: list[dict]) -> list[str]:
     means = mean_by(rows, "strategy", "noise")
-    drops = {}
+    drops, out = {}, []
     for strategy in ("pre-thinking", "pst"):
         clean, noisy = means.get((strategy, 0.0)), means.get((strategy, max(NOISE)))
         if clean and noisy:
             drops[strategy] = clean["accuracy"] - noisy["accuracy"]
-    out = [f"{s}: accuracy falls by {100 * d:.1f} points from noise 0 to {max(NOISE):g}" for s, d in drops.items()]
+            out.append(f"{strategy}: accuracy falls by {100 * drops[strategy]:.1f} points from noise 0 to "
+                       f"{max(NOISE):g}" + compare(clean, noisy))
     if len(drops) == 2:
         holds = drops["pst"] <= drops["pre-thinking"] + 1e-9  # equal drops (as floats) count as no worse
         out.append(f"claim 'pst degrades no more than pre-thinking' {'holds' if holds else 'does NOT hold'} here")
