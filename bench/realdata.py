@@ -89,7 +89,7 @@ FULL_SCALES = {
     "svamp": Scale(train_questions=250, test_questions=150, epochs=2, lr=5e-4, max_new_tokens=128),
     "svamp-mcc": Scale(train_questions=60, test_questions=None, epochs=1, lr=5e-4, max_new_tokens=128),
     "cqa": Scale(train_questions=300, test_questions=150, epochs=2, lr=5e-4, max_new_tokens=128),
-    # 150/100 measured 42 min per seed, which put the grid over 3 h: 100/80 is estimated at ~28
+    # 150/100 measured 42 min per seed, which put the grid over 3 h: 100/80 is estimated at ~28 min
     "gsm8k": Scale(train_questions=100, test_questions=80, epochs=2, lr=5e-4, max_len=512, max_new_tokens=256),
 }
 
