@@ -41,10 +41,11 @@ def default_grids(quick: bool) -> dict[str, list]:
 @pytest.mark.parametrize("quick, bound_minutes", [(True, 20), (False, 180)])
 def test_every_default_grid_is_estimated_within_its_bound(quick, bound_minutes):
     scales = realdata.QUICK_SCALES if quick else realdata.FULL_SCALES
-    for name, cells in default_grids(quick).items():
+    grids = default_grids(quick)
+    for name, cells in grids.items():
         evaluations = 2 if name == "speed" else 1  # speed evaluates every cell at batch 8 and batch 1
         assert estimate_minutes(cells, scales, evaluations) < bound_minutes, name
-    accuracy = default_grids(quick)["accuracy"]
+    accuracy = grids["accuracy"]
     assert estimate_minutes(accuracy, scales, evaluations=2) > estimate_minutes(accuracy, scales)
 
 
