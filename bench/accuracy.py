@@ -12,7 +12,7 @@ question. (1 vs 3 vs 10 rationales per question: bench/scotd.py.)
 
 from __future__ import annotations
 
-from realdata import FULL_SCALES, STRATEGIES, default_seeds, grid, parser, run_and_write, setup
+from realdata import FULL_SCALES, STRATEGIES, datasets_of, default_seeds, grid, parser, run_and_write, setup
 from report import compare, mean_by
 
 
@@ -37,19 +37,24 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
+def default_cells(quick: bool, datasets=None, strategies=STRATEGIES, seeds=None) -> list:
+    """The grid run without arguments: SVAMP and one seed (quick); SVAMP, CQA and GSM8K, two seeds (full)."""
+    datasets = datasets or (["svamp"] if quick else ["svamp", "cqa", "gsm8k"])
+    return grid(datasets, strategies, default_seeds(quick, seeds))
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--datasets", nargs="+", default=None, choices=list(FULL_SCALES),
                    help="Default: svamp (quick); svamp, cqa, gsm8k (full).")
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     args = p.parse_args()
-    datasets = args.datasets or (["svamp"] if args.quick else ["svamp", "cqa", "gsm8k"])
-    ready = setup(args, "accuracy", datasets)
+    cells = default_cells(args.quick, args.datasets, args.strategies, args.seeds)
+    ready = setup(args, "accuracy", datasets_of(cells))
     if ready is None:
         return
     settings, name = ready
-    seeds = default_seeds(args)
-    run_and_write(name, grid(datasets, args.strategies, seeds), settings, args, claims)
+    run_and_write(name, cells, settings, args, claims)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
+def default_cells(quick: bool, dataset: str = "svamp", seeds=None, only=None) -> list:
+    """Every variant (or those labelled in `only`); one seed (quick) or two (full)."""
+    chosen = [v for v in variants() if only is None or v.id in only]
+    return grid([dataset], chosen, default_seeds(quick, seeds))
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--dataset", default="svamp", choices=("svamp", "cqa", "gsm8k"))
@@ -55,13 +61,12 @@ def main() -> None:
     if ready is None:
         return
     settings, name = ready
-    seeds = default_seeds(args)
     notes = ("Reported on the split named below as measured; defaults are chosen only from a `--split dev` "
              "run (the dev slice of train), never from the test split.\n\n")
-    chosen = [v for v in variants() if args.only is None or v.id in args.only]
-    if not chosen:
+    cells = default_cells(args.quick, args.dataset, args.seeds, args.only)
+    if not cells:
         p.error(f"--only matched no variant; labels: {', '.join(v.id for v in variants())}")
-    run_and_write(name, grid([args.dataset], chosen, seeds), settings, args, claims, notes)
+    run_and_write(name, cells, settings, args, claims, notes)
 
 
 if __name__ == "__main__":

@@ -545,6 +545,10 @@ def setup(args, default_name: str, datasets: list[str], tag: str = "",
     return settings, name
 
 
-def default_seeds(args) -> list[int]:
-    """--seeds, else one seed in quick mode (to stay under 20 minutes) and two in full mode."""
-    return args.seeds or ([0] if args.quick else [0, 1])
+def default_seeds(quick: bool, seeds: list[int] | None = None) -> list[int]:
+    """The seeds asked for, else one in quick mode (to stay under 20 minutes) and two in full mode."""
+    return seeds or ([0] if quick else [0, 1])
+
+
+def datasets_of(cells: list[Cell]) -> list[str]:
+    return list(dict.fromkeys(c.dataset for c in cells))

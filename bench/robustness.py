@@ -31,17 +31,22 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
+def default_cells(quick: bool, dataset: str = "svamp", seeds=None) -> list:
+    """Pre-thinking and pst at every noise level; one seed (quick) or two (full)."""
+    return grid([dataset], ["pre-thinking", "pst"], default_seeds(quick, seeds), noise=NOISE)
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--noise-kind", default="numbers", choices=("numbers", "shuffle", "swap", "truncate"))
     p.add_argument("--dataset", default="svamp", choices=("svamp", "cqa", "gsm8k"))
     args = p.parse_args()
+    cells = default_cells(args.quick, args.dataset, args.seeds)
     ready = setup(args, "robustness", [args.dataset])
     if ready is None:
         return
     settings, name = ready
     settings.noise_kind = args.noise_kind
-    cells = grid([args.dataset], ["pre-thinking", "pst"], default_seeds(args), noise=NOISE)
     run_and_write(name, cells, settings, args, claims)
 
 

@@ -28,16 +28,21 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
+def default_cells(quick: bool, strategies=None, seeds=None) -> list:
+    """SVAMP with 10 rationales per question, k in {1, 3, 10}: pre-thinking, one seed (quick); and pst, two seeds (full)."""
+    strategies = strategies or (["pre-thinking"] if quick else ["pre-thinking", "pst"])
+    return grid(["svamp-mcc"], strategies, default_seeds(quick, seeds), samples_per_question=SAMPLES)
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--strategies", nargs="+", default=None, help="Default: pre-thinking (quick); pre-thinking pst (full).")
     args = p.parse_args()
+    cells = default_cells(args.quick, args.strategies, args.seeds)
     ready = setup(args, "scotd", ["svamp-mcc"])
     if ready is None:
         return
     settings, name = ready
-    strategies = args.strategies or (["pre-thinking"] if args.quick else ["pre-thinking", "pst"])
-    cells = grid(["svamp-mcc"], strategies, default_seeds(args), samples_per_question=SAMPLES)
     notes = ("Same training questions for every k; k rationales kept per question, so k=10 trains on up to 10x the "
              "examples (and steps) of k=1, as in SCoTD.\n\n")
     run_and_write(name, cells, settings, args, claims, notes)

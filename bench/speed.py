@@ -13,7 +13,7 @@ bench/teacher_throughput.py; the training tokens/s of these cells is in the rows
 
 from __future__ import annotations
 
-from realdata import grid, parser, run_and_write, setup
+from realdata import datasets_of, grid, parser, run_and_write, setup
 
 BATCHES = (8, 1)
 
@@ -37,18 +37,24 @@ def claims(rows: list[dict]) -> list[str]:
     return out
 
 
+def default_cells(quick: bool, datasets=None, seeds=None) -> list:
+    """Pre-thinking and pst, one seed (latency does not need two); SVAMP (quick) or all three datasets (full)."""
+    datasets = datasets or (["svamp"] if quick else ["svamp", "cqa", "gsm8k"])
+    return grid(datasets, ["pre-thinking", "pst"], seeds or [0])
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--datasets", nargs="+", default=None, choices=("svamp", "cqa", "gsm8k"))
     args = p.parse_args()
-    datasets = args.datasets or (["svamp"] if args.quick else ["svamp", "cqa", "gsm8k"])
-    ready = setup(args, "speed", datasets, tag="__speed", eval_batch_sizes=BATCHES)
+    cells = default_cells(args.quick, args.datasets, args.seeds)
+    ready = setup(args, "speed", datasets_of(cells), tag="__speed", eval_batch_sizes=BATCHES)
     if ready is None:
         return
     settings, name = ready
     notes = ("Latency is decoding wall time per question (batch time / questions in it), after one untimed "
              "warm-up batch; batch 1 numbers are in the `_b1` fields of the JSON rows.\n\n")
-    run_and_write(name, grid(datasets, ["pre-thinking", "pst"], args.seeds or [0]), settings, args, claims, notes)
+    run_and_write(name, cells, settings, args, claims, notes)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -26,16 +27,9 @@ def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def default_grids(quick: bool) -> dict[str, list]:
-    """The grids the bench scripts run without arguments (quick: SVAMP and one seed)."""
-    seeds, datasets = ([0], ["svamp"]) if quick else ([0, 1], ["svamp", "cqa", "gsm8k"])
-    return {
-        "accuracy": realdata.grid(datasets, realdata.STRATEGIES, seeds),
-        "scotd": realdata.grid(["svamp-mcc"], ["pre-thinking"] if quick else ["pre-thinking", "pst"], seeds,
-                               samples_per_question=(1, 3, 10)),
-        "robustness": realdata.grid(["svamp"], ["pre-thinking", "pst"], seeds, noise=(0.0, 0.3, 0.6)),
-        "pst_ablation": realdata.grid(["svamp"], variants(), seeds),
-        "speed": realdata.grid(datasets, ["pre-thinking", "pst"], [0]),
-    }
+    """The grids the bench scripts run without arguments, from the scripts themselves."""
+    return {name: importlib.import_module(name).default_cells(quick)
+            for name in ("accuracy", "scotd", "robustness", "pst_ablation", "speed")}
 
 
 @pytest.mark.parametrize("quick, bound_minutes", [(True, 20), (False, 180)])
