@@ -56,6 +56,7 @@ class BenchResult:
     rows: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    rerender: bool = False  # the rows come from an earlier run: keep that run's command and wall time
 
     def write(self, markdown_body: str, results_dir: Path = RESULTS) -> Path:
         """Write <name>.json (rows + provenance) and <name>.md (provenance header + body) atomically."""
@@ -67,11 +68,17 @@ class BenchResult:
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
+        previous = results_dir / f"{self.name}.json"
+        if self.rerender and previous.is_file():
+            run = {k: json.loads(previous.read_text()).get(k) for k in ("command", "wall_time_s", "date")}
+            provenance = {**provenance, **run, "rerendered": f"{provenance['command']} ({provenance['date']})"}
         payload = {"name": self.name, **provenance, **self.extra, "rows": self.rows}
         header = (f"# {self.name}\n\n- command: `{provenance['command']}`\n"
                   f"- machine: {json.dumps(provenance['machine'])}\n"
                   f"- versions: {json.dumps(provenance['versions'])}\n"
-                  f"- wall time: {provenance['wall_time_s']} s ({provenance['date']})\n\n")
+                  f"- wall time: {provenance['wall_time_s']} s ({provenance['date']})\n"
+                  + (f"- re-rendered from the finished cells by `{provenance['rerendered']}`\n"
+                     if "rerendered" in provenance else "") + "\n")
         for suffix, text in ((".json", json.dumps(payload, indent=2)), (".md", header + markdown_body)):
             target = results_dir / f"{self.name}{suffix}"
             tmp = target.with_suffix(suffix + ".tmp")

@@ -131,15 +131,22 @@ def eval_records(name: str, split: str, size: int | None, data_dir: Path, seed: 
 
 def constant_baseline(name: str, settings: "Settings") -> dict:
     """Accuracy of always giving the most frequent gold answer of the training subset: the floor a
-    student that learnt only the answer distribution reaches (small answer-first students can sit there)."""
+    student that learnt only the answer distribution reaches (small answer-first students can sit there).
+
+    Also the best any one constant answer could score on the evaluated questions (`best_*`, read off
+    their gold answers): a diagnostic ceiling for guessing, never used to choose anything. Where the
+    training subset is small its commonest answer is a poor guess (GSM8K: "16"), and a student that
+    guesses round numbers can beat the floor without solving anything."""
     from cotdistill.answers import is_correct
 
     scale = settings.scales[name]
     train = seeded_subset(train_pool(name, settings.data_dir), scale.train_questions, settings.data_seed)
-    answer = Counter(r.answer for r in train).most_common(1)[0][0]
     questions = eval_records(name, settings.split, scale.test_questions, settings.data_dir)
-    hits = sum(is_correct(answer, r.answer, r.answer_type, r.choices) for r in questions)
-    return {"answer": answer, "accuracy": hits / len(questions), "n": len(questions),
+    hits = lambda answer: sum(is_correct(answer, r.answer, r.answer_type, r.choices) for r in questions)  # noqa: E731
+    answer = Counter(r.answer for r in train).most_common(1)[0][0]
+    best = max(dict.fromkeys(r.answer for r in questions), key=hits)
+    return {"answer": answer, "accuracy": hits(answer) / len(questions), "n": len(questions),
+            "best_answer": best, "best_accuracy": hits(best) / len(questions),
             **first_characters([r.answer for r in train], prefix="train_")}
 
 

@@ -44,6 +44,11 @@ def diagnostic_findings(rows: list[dict], baselines: dict) -> list[str]:
     return out
 
 
+def constant(baseline: dict, prefix: str = "") -> str:
+    """'14.0% ("1")': a constant answer's accuracy and the answer."""
+    return f"{100 * baseline[prefix + 'accuracy']:.1f}% (\"{baseline[prefix + 'answer']}\")"
+
+
 def mean_by(rows: list[dict], *keys: str) -> dict[tuple, dict]:
     """Finished rows averaged over seeds, keyed by `keys`: accuracy, tokens and latency means, the
     number of seeds, and a 95% Wilson interval over every seed's questions pooled (`ci95_pooled`)."""
@@ -80,6 +85,7 @@ def write_results(name: str, rows: list[dict], settings, args, findings: list[st
     findings = findings + diagnostic_findings(rows, baselines)
     result = BenchResult(name)
     result.started = args.started
+    result.rerender = args.report_only
     result.rows = rows
     result.extra = {"quick": args.quick, "smoke_scale": args.quick, "student": settings.student,
                     "eval_split": settings.split, "data_dir": str(settings.data_dir),
@@ -96,7 +102,7 @@ def write_results(name: str, rows: list[dict], settings, args, findings: list[st
     tables = report.read_text().split("\n", 1)[1].replace("](", f"]({name}/")
     scale_lines = "\n".join(
         f"| {d} | {descriptions[d]} | {s.train_questions} | {s.test_questions or 'all'} | {s.epochs:g} | "
-        f"{s.lr:g} | {s.max_new_tokens} | {100 * baselines[d]['accuracy']:.1f}% (\"{baselines[d]['answer']}\") |"
+        f"{s.lr:g} | {s.max_new_tokens} | {constant(baselines[d])} | {constant(baselines[d], 'best_')} |"
         for d, s in settings.scales.items())
     warning = ("**Quick mode: a smoke-scale result** (the few training and test questions in the table below); "
                "it shows the pipeline works on real teacher data, not what the methods can reach. "
@@ -111,11 +117,14 @@ def write_results(name: str, rows: list[dict], settings, args, findings: list[st
             f"evaluated on the **{settings.split}** split (seeded subset); curation: "
             f"{'correct-only' if settings.filter == 'correct' else 'all'} rationales, gold labels, dedup, "
             f"noise kind `{settings.noise_kind}` where noise > 0.\n\n"
-            "| dataset | data | train questions | eval questions | epochs | lr | max new tokens | constant answer |\n"
-            "|---|---|---:|---:|---:|---:|---:|---|\n" + scale_lines + "\n\n"
+            "| dataset | data | train questions | eval questions | epochs | lr | max new tokens | constant answer "
+            "| best constant |\n"
+            "|---|---|---:|---:|---:|---:|---:|---|---|\n" + scale_lines + "\n\n"
             "*Constant answer*: the accuracy of always giving the most frequent answer of the training questions, "
             "the floor for a student that learnt only the answer distribution; *distinct* in the rows: how many "
-            "different answers a student gave (a student stuck on a few guesses gives few).\n\n" +
+            "different answers a student gave (a student stuck on a few guesses gives few). *Best constant*: the best "
+            "any single answer could score on the evaluated questions (read off their gold answers; a diagnostic, "
+            "never used to choose anything): a student below it may be guessing, not solving.\n\n" +
             ("## Findings\n\n" + "\n".join(f"- {f}" for f in findings) + "\n\n" if findings else "") +
             tables + "\n## Rows\n\n" + rows_table(rows) + "\n")
     path = result.write(body, results_dir=args.results)

@@ -107,3 +107,13 @@ def test_first_characters_expose_a_student_stuck_on_the_leading_digit_prior():
     collapse, likelihood = diagnostic_findings(rows, baselines)
     assert "pst 100%, pre-thinking 25%" in collapse and 'start with "1" 33%' in collapse
     assert likelihood.endswith("pst 2.50")
+
+
+def test_the_best_constant_answer_is_the_commonest_gold_answer_and_never_below_the_floor(shared_data, tmp_path):
+    settings = realdata.Settings(data_dir=shared_data, work=tmp_path, student="s", scales=realdata.FULL_SCALES)
+    base = realdata.constant_baseline("gsm8k", settings)
+    golds = [r.answer for r in realdata.eval_records("gsm8k", "test", realdata.FULL_SCALES["gsm8k"].test_questions,
+                                                      shared_data)]
+    assert base["n"] == len(golds)
+    assert base["best_accuracy"] == max(golds.count(a) for a in golds) / len(golds)
+    assert base["best_accuracy"] >= base["accuracy"]
