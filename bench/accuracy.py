@@ -12,7 +12,8 @@ question. (1 vs 3 vs 10 rationales per question: bench/scotd.py.)
 
 from __future__ import annotations
 
-from realdata import FULL_SCALES, STRATEGIES, datasets_of, default_seeds, grid, parser, run_and_write, setup
+from realdata import (FULL_SCALES, STRATEGIES, datasets_of, default_datasets, default_seeds, grid, parser,
+                      run_and_write, setup)
 from report import compare, mean_by
 
 
@@ -39,8 +40,7 @@ def claims(rows: list[dict]) -> list[str]:
 
 def default_cells(quick: bool, datasets=None, strategies=STRATEGIES, seeds=None) -> list:
     """The grid run without arguments: SVAMP and one seed (quick); SVAMP, CQA and GSM8K, two seeds (full)."""
-    datasets = datasets or (["svamp"] if quick else ["svamp", "cqa", "gsm8k"])
-    return grid(datasets, strategies, default_seeds(quick, seeds))
+    return grid(default_datasets(quick, datasets), strategies, default_seeds(quick, seeds))
 
 
 def main() -> None:

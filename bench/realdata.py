@@ -557,5 +557,10 @@ def default_seeds(quick: bool, seeds: list[int] | None = None) -> list[int]:
     return seeds or ([0] if quick else [0, 1])
 
 
+def default_datasets(quick: bool, datasets: list[str] | None = None) -> list[str]:
+    """The datasets asked for, else SVAMP alone in quick mode and SVAMP, CQA and GSM8K in full mode."""
+    return datasets or (["svamp"] if quick else ["svamp", "cqa", "gsm8k"])
+
+
 def datasets_of(cells: list[Cell]) -> list[str]:
     return list(dict.fromkeys(c.dataset for c in cells))

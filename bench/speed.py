@@ -13,7 +13,7 @@ bench/teacher_throughput.py; the training tokens/s of these cells is in the rows
 
 from __future__ import annotations
 
-from realdata import datasets_of, grid, parser, run_and_write, setup
+from realdata import datasets_of, default_datasets, grid, parser, run_and_write, setup
 
 BATCHES = (8, 1)
 
@@ -39,8 +39,7 @@ def claims(rows: list[dict]) -> list[str]:
 
 def default_cells(quick: bool, datasets=None, seeds=None) -> list:
     """Pre-thinking and pst, one seed (latency does not need two); SVAMP (quick) or all three datasets (full)."""
-    datasets = datasets or (["svamp"] if quick else ["svamp", "cqa", "gsm8k"])
-    return grid(datasets, ["pre-thinking", "pst"], seeds or [0])
+    return grid(default_datasets(quick, datasets), ["pre-thinking", "pst"], seeds or [0])
 
 
 def main() -> None:
