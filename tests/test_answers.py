@@ -199,6 +199,23 @@ def test_extract_text(text, expected):
     assert extract_answer(text, "text") == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "answer_type", "first", "last"),
+    [
+        ("100 | 100 | 110 | 120 | 34", "numeric", "100", "34"),  # a real run-on of an answer-first student
+        ("12 apples. Therefore, there are 15 left.", "numeric", "12", "15"),
+        ("(B) or maybe (D)", "multiple_choice", "B", "D"),
+        ("no, then yes", "yes_no", "no", "yes"),
+        ("ya\nyajo", "text", "ya", "yajo"),
+    ],
+)
+def test_answer_first_text_is_read_from_its_first_candidate(text, answer_type, first, last):
+    choices = ["a", "b", "c", "d", "e"] if answer_type == "multiple_choice" else None
+    assert extract_answer(text, answer_type, choices, first=True) == first
+    assert extract_answer(text, answer_type, choices) == last
+    assert extract_answer(f"The answer is {last}.\n{text}", answer_type, choices, first=True) == last  # a phrase wins
+
+
 def test_text_scoring_normalises_case_articles_and_punctuation():
     assert is_correct("The Garden Center.", "garden center", "text")
     assert not is_correct("garden", "garden center", "text")

@@ -291,11 +291,15 @@ def _text_from_span(span: str) -> str | None:
     return value or None
 
 
-def extract_answer(text: str | None, answer_type: AnswerType | str, choices: list[str] | None = None) -> str | None:
+def extract_answer(
+    text: str | None, answer_type: AnswerType | str, choices: list[str] | None = None, first: bool = False
+) -> str | None:
     """The canonical answer stated in free model text, or None when there is none.
 
     The span after the last answer phrase wins; otherwise the last candidate in the text (the
-    last number, the last `(x)`/choice text, the last yes/no, the last non-empty line).
+    last number, the last `(x)`/choice text, the last yes/no, the last non-empty line). With
+    `first`, the first candidate: an answer-first student states its answer before anything else,
+    so when it runs on without its separator ("12 | 12 | 14 ...") what it said first is its answer.
     """
     if not text:
         return None
@@ -306,28 +310,28 @@ def extract_answer(text: str | None, answer_type: AnswerType | str, choices: lis
             found = _numeric_from_span(span)
             if found is not None:
                 return found
-        concluded = _conclusion_number(text)
+        concluded = None if first else _conclusion_number(text)
         if concluded is not None:
             return concluded
         # Working shown in brackets after the result ("8 emails (3 + 5)") is not the result.
         candidates = _number_candidates(re.sub(r"\([^()]*\)(?=[\s.!?]*$)", "", text.strip())) or _number_candidates(text)
-        return format_number(candidates[-1][1]) if candidates else None
+        return format_number(candidates[0 if first else -1][1]) if candidates else None
     if kind is AnswerType.multiple_choice:
         if span:
             found = _choice_from_span(span, choices)
             if found is not None:
                 return found
-        return _last_choice_mention(text, choices)
+        return _last_choice_mention(text, choices, first=first)
     if kind is AnswerType.yes_no:
         if span:
             found = _yes_no_from(span, last=False)
             if found is not None:
                 return found
-        return _yes_no_from(text, last=True)
+        return _yes_no_from(text, last=not first)
     if span:
         return _text_from_span(span)
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return _text_from_span(lines[-1]) if lines else None
+    return _text_from_span(lines[0 if first else -1]) if lines else None
 
 
 # ------------------------------------------------------------------------------------------ scoring

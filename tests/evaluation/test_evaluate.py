@@ -123,3 +123,16 @@ def test_eval_rejects_bad_options_before_loading_anything(tiny_llama, tmp_path):
     with pytest.raises(ConfigError) as caught:
         evaluate(model_dir, records=RECORDS, options=EvalOptions(batch_size=0, self_consistency=0))
     assert "batch_size" in str(caught.value) and "self_consistency" in str(caught.value)
+
+
+@pytest.mark.parametrize(("name", "expected"), [("pst", "5"), ("post-thinking", "5"), ("pre-thinking", "9")])
+def test_a_student_that_runs_on_is_scored_on_the_answer_its_strategy_puts_first(name, expected):
+    """An answer-first student that never wrote its separator committed to its first number; a
+    rationale-first one concludes with its last."""
+    from cotdistill.evaluation.evaluate import score_question
+    from cotdistill.evaluation.generation import Generation
+
+    run_on = Generation(text=" 5 | 6 | 7 | 8 | 9", n_tokens=12, stopped_by="length")
+    row = score_question(RECORDS[0], [run_on], get_strategy(name))
+    assert row["predicted"] == expected
+    assert row["correct"] is (expected == RECORDS[0].answer)

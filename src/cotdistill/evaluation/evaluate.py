@@ -144,7 +144,7 @@ def score_question(record: Record, generations: list[Generation], strategy) -> d
     answers, rationales = [], []
     for generation in generations:
         answer_text, rationale = strategy.split_output(generation.text)
-        answers.append(extract_answer(answer_text, record.answer_type, record.choices))
+        answers.append(extract_answer(answer_text, record.answer_type, record.choices, first=strategy.answer_first))
         rationales.append(rationale)
     predicted = majority_vote(answers)
     correct = predicted is not None and is_correct(predicted, record.answer, record.answer_type, record.choices)
