@@ -477,7 +477,8 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
         write_results(name, rows, settings, args, claims(rows), baselines, descriptions, note + notes, quiet=True)
 
     if not settings.report_only:
-        print(f"{name}: {len(cells)} cells, about {estimate_minutes(cells, settings.scales, len(settings.eval_batch_sizes)):.0f} min on 2 idle CPU "
+        minutes = estimate_minutes(cells, settings.scales, settings.eval_batch_sizes, not settings.lora)
+        print(f"{name}: {len(cells)} cells, about {minutes:.0f} min on 2 idle CPU "
               f"cores if none is cached; work folder {settings.work}", flush=True)
     rows = run_grid(name, cells, settings, on_row=None if settings.report_only else partial)
     if len(rows) < len(cells):

@@ -37,10 +37,11 @@ def test_every_default_grid_is_estimated_within_its_bound(quick, bound_minutes):
     scales = realdata.QUICK_SCALES if quick else realdata.FULL_SCALES
     grids = default_grids(quick)
     for name, cells in grids.items():
-        evaluations = 2 if name == "speed" else 1  # speed evaluates every cell at batch 8 and batch 1
-        assert estimate_minutes(cells, scales, evaluations) < bound_minutes, name
+        batch_sizes = importlib.import_module(name).BATCHES if name == "speed" else (8,)
+        assert estimate_minutes(cells, scales, batch_sizes) < bound_minutes, name
     accuracy = grids["accuracy"]
-    assert estimate_minutes(accuracy, scales, evaluations=2) > estimate_minutes(accuracy, scales)
+    assert estimate_minutes(accuracy, scales, (8, 1)) > estimate_minutes(accuracy, scales)
+    assert estimate_minutes(accuracy, scales, full_finetune=True) > estimate_minutes(accuracy, scales)
 
 
 def test_without_the_data_folder_the_benchmark_says_why_and_writes_nothing(tmp_path):
@@ -69,6 +70,16 @@ def test_a_tiny_accuracy_grid_writes_rows_and_resumes(shared_data, tiny_llama, m
     again = run_bench("accuracy.py", *args)  # finished cells are skipped, not retrained
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("done already, skipped") == 2
+
+    # a re-render keeps the training run's provenance and says it re-rendered
+    again_json = json.loads((tmp_path / "results" / "accuracy-quick-tiny-llama.json").read_text())
+    rerendered = run_bench("accuracy.py", *args, "--report-only")
+    assert rerendered.returncode == 0, rerendered.stderr[-2000:]
+    after = json.loads((tmp_path / "results" / "accuracy-quick-tiny-llama.json").read_text())
+    assert after["rows"] == again_json["rows"]
+    for kept in ("command", "wall_time_s", "date", "load_average_1_5_15min"):
+        assert after[kept] == again_json[kept], kept
+    assert "--report-only" in after["rerendered"] and "--report-only" not in after["command"]
 
 
 def test_benchmarks_share_the_default_pst_cell(tmp_path):
