@@ -58,6 +58,11 @@ class BenchResult:
     started: float = field(default_factory=time.perf_counter)
     rerender: bool = False  # the rows come from an earlier run: keep that run's command and wall time
 
+    def earlier_run(self, results_dir: Path = RESULTS) -> dict:
+        """The result file a re-render replaces ({} when this is not a re-render or there is none)."""
+        previous = results_dir / f"{self.name}.json"
+        return json.loads(previous.read_text()) if self.rerender and previous.is_file() else {}
+
     def write(self, markdown_body: str, results_dir: Path = RESULTS) -> Path:
         """Write <name>.json (rows + provenance) and <name>.md (provenance header + body) atomically."""
         results_dir.mkdir(parents=True, exist_ok=True)
@@ -68,9 +73,9 @@ class BenchResult:
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
-        previous = results_dir / f"{self.name}.json"
-        if self.rerender and previous.is_file():
-            run = {k: json.loads(previous.read_text()).get(k) for k in ("command", "wall_time_s", "date")}
+        earlier = self.earlier_run(results_dir)
+        if earlier:
+            run = {k: earlier.get(k) for k in ("command", "wall_time_s", "date")}
             provenance = {**provenance, **run, "rerendered": f"{provenance['command']} ({provenance['date']})"}
         payload = {"name": self.name, **provenance, **self.extra, "rows": self.rows}
         header = (f"# {self.name}\n\n- command: `{provenance['command']}`\n"

@@ -3,7 +3,6 @@ bench/results/<name>.{md,json} with their tables and plots."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import asdict
@@ -97,7 +96,9 @@ def write_results(name: str, rows: list[dict], settings, args, findings: list[st
                     "constant_baselines": baselines,
                     # wall_time_s is this invocation's; cells cached from earlier runs took this long in all:
                     "cells_seconds_total": round(sum(r.get("cell_seconds") or 0 for r in rows), 1),
-                    "load_average_1_5_15min": run_load_average(args.results / f"{name}.json", args.report_only)}
+                    # a re-render keeps the load of the run that timed the cells
+                    "load_average_1_5_15min": result.earlier_run(args.results).get("load_average_1_5_15min")
+                    or [round(x, 2) for x in os.getloadavg()]}
     figures = args.results / name
     report = render_report([r for r in rows], figures, title=name)
     tables = report.read_text().split("\n", 1)[1].replace("](", f"]({name}/")
@@ -132,16 +133,6 @@ def write_results(name: str, rows: list[dict], settings, args, findings: list[st
     if not quiet:
         print(body, flush=True)
     return path
-
-
-def run_load_average(previous_json: Path, rerender: bool) -> list[float]:
-    """The load average when the cells' run ended: now, or the earlier run's for a --report-only re-render
-    (the load at re-render time says nothing about the timings in the rows)."""
-    if rerender and previous_json.is_file():
-        earlier = json.loads(previous_json.read_text()).get("load_average_1_5_15min")
-        if earlier:
-            return earlier
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _number(value: float | None) -> str:
