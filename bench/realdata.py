@@ -176,7 +176,7 @@ class Settings:
     data_seed: int = 0
     keep_models: bool = False
     eval_batch_sizes: tuple[int, ...] = (8,)  # the first is the reported row; others add latency_b<N> fields
-    lora: bool = True  # False: full fine-tuning (about half LoRA's training speed on CPU)
+    lora: bool = True  # False: full fine-tuning (as fast as LoRA here: see cost.py)
     report_only: bool = False  # write the result files from finished cells; train nothing
     tag: str = ""  # appended to cell folder names when a benchmark evaluates differently (speed)
 
@@ -477,7 +477,7 @@ def run_and_write(name: str, cells: list[Cell], settings: Settings, args, claims
         write_results(name, rows, settings, args, claims(rows), baselines, descriptions, note + notes, quiet=True)
 
     if not settings.report_only:
-        minutes = estimate_minutes(cells, settings.scales, settings.eval_batch_sizes, not settings.lora)
+        minutes = estimate_minutes(cells, settings.scales, settings.eval_batch_sizes)
         print(f"{name}: {len(cells)} cells, about {minutes:.0f} min on 2 idle CPU "
               f"cores if none is cached; work folder {settings.work}", flush=True)
     rows = run_grid(name, cells, settings, on_row=None if settings.report_only else partial)

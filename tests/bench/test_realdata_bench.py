@@ -41,7 +41,6 @@ def test_every_default_grid_is_estimated_within_its_bound(quick, bound_minutes):
         assert estimate_minutes(cells, scales, batch_sizes) < bound_minutes, name
     accuracy = grids["accuracy"]
     assert estimate_minutes(accuracy, scales, (8, 1)) > estimate_minutes(accuracy, scales)
-    assert estimate_minutes(accuracy, scales, full_finetune=True) > estimate_minutes(accuracy, scales)
 
 
 def test_without_the_data_folder_the_benchmark_says_why_and_writes_nothing(tmp_path):
