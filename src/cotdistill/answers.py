@@ -201,10 +201,10 @@ def _choice_from_span(span: str, choices: list[str] | None) -> str | None:
     by_text = _letter_for_text(re.split(r"[.\n]", stripped, maxsplit=1)[0], choices)
     if by_text:
         return by_text
-    return _last_choice_mention(stripped, choices, first=True)
+    return _choice_mention(stripped, choices, first=True)
 
 
-def _last_choice_mention(text: str, choices: list[str] | None, first: bool = False) -> str | None:
+def _choice_mention(text: str, choices: list[str] | None, first: bool = False) -> str | None:
     """The `(x)` letter or choice text mentioned last (or first) in a longer text."""
     letters = _valid_letters(choices)
     mentions: list[tuple[int, str]] = [
@@ -321,7 +321,7 @@ def extract_answer(
             found = _choice_from_span(span, choices)
             if found is not None:
                 return found
-        return _last_choice_mention(text, choices, first=first)
+        return _choice_mention(text, choices, first=first)
     if kind is AnswerType.yes_no:
         if span:
             found = _yes_no_from(span, last=False)
