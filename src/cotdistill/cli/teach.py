@@ -105,14 +105,14 @@ def teach_command(
 
 
 def import_command(
-    format: str = typer.Option(..., "--format", help="dss (Distilling step-by-step), multi-rationale (MCC-KD JSON), jsonl (Records)."),
+    format: str = typer.Option(..., "--format", help="dss (Distilling step-by-step), multi-rationale (MCC-KD JSON), jsonl (Records, as jsonl: tasks read them), ftcot (Fine-tune-CoT completion_data)."),
     store: Path = typer.Option(..., help="SQLite rationale store to import into."),
-    task: str = typer.Option(..., help="Task name the questions belong to (dss: svamp or cqa)."),
-    split: str = typer.Option("train", help="Split name."),
-    path: Optional[Path] = typer.Option(None, help="Source file (multi-rationale, jsonl)."),
-    data_dir: Optional[Path] = typer.Option(None, help="Real data folder for dss (default $COTDISTILL_DATA)."),
-    model: Optional[str] = typer.Option(None, help="Teacher name to record (dss: palm-540b)."),
-    answer_type: str = typer.Option("numeric", help="multi-rationale: answer type of the labels."),
+    task: Optional[str] = typer.Option(None, help="Task the questions belong to (dss: svamp or cqa; ftcot: read from the file if left out)."),
+    split: str = typer.Option("train", help="Split name (dss, ftcot: which of the task's splits to import)."),
+    path: Optional[Path] = typer.Option(None, help="Source file (multi-rationale, jsonl, ftcot)."),
+    data_dir: Optional[Path] = typer.Option(None, help="Real data folder for dss and ftcot (default $COTDISTILL_DATA)."),
+    model: Optional[str] = typer.Option(None, help="Teacher name to record (dss: palm-540b; ftcot: the file's base_model)."),
+    answer_type: str = typer.Option("numeric", help="multi-rationale, jsonl: answer type of lines that do not set one."),
 ) -> None:
     """Import existing teacher outputs into the store (idempotent)."""
     from cotdistill.store.importers import import_outputs
