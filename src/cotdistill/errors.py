@@ -37,13 +37,25 @@ class DataError(CotdistillError):
 
 
 class ConfigError(CotdistillError):
-    """Invalid configuration; lists every problem at once, before any compute."""
+    """Invalid configuration; lists every problem at once, before any compute.
+
+    The message is one line (problems joined by "; ") so that the CLI's one-line error contract
+    holds; `problems` keeps them apart for code that wants them.
+    """
 
     def __init__(self, problems: list[str], source: str = "config"):
         self.problems = problems
-        super().__init__(f"{source} has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+        count = f"{len(problems)} problems" if len(problems) != 1 else "a problem"
+        super().__init__(f"{source} has {count}: " + "; ".join(" ".join(p.split()) for p in problems))
+
+
+def plural(noun: str) -> str:
+    """English plural of the registry kinds named in messages ("strategy" -> "strategies")."""
+    if noun.endswith("y") and noun[-2:-1] not in set("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def unknown_name(kind: str, name: str, valid: list[str]) -> CotdistillError:
     """An unknown registry name, with the valid ones listed."""
-    return CotdistillError(f"unknown {kind} '{name}'. Valid {kind}s: {', '.join(sorted(valid))}")
+    return CotdistillError(f"unknown {kind} '{name}'. Valid {plural(kind)}: {', '.join(sorted(valid))}")

@@ -155,7 +155,7 @@ def test_bad_options_are_reported_together():
         get_strategy("post-thinking", alpha=0.5, rationale_weight=-1, prompt_template="no slot")
     assert len(error.value.problems) == 3
     assert "alpha" in str(error.value) and "rationale_weight" in str(error.value)
-    with pytest.raises(CotdistillError, match="Valid strategys: answer-only"):
+    with pytest.raises(CotdistillError, match="Valid strategies: answer-only"):
         get_strategy("cot")
 
 

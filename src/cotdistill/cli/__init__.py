@@ -2,16 +2,29 @@
 
 Each stage module keeps its heavy imports (torch, transformers) inside its command functions so
 that `cotdistill --help` and `cotdistill tasks list` start fast.
+
+One error path for every command (see `main`):
+- a `CotdistillError` is the user's to fix: one line on stderr naming the file, line or field and
+  what to do; exit code 2;
+- anything else is a bug: one line naming it and the file holding the full traceback; exit code 1;
+- `--debug` (or COTDISTILL_DEBUG=1) prints the traceback instead, for either kind.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 
 import typer
 
 from cotdistill.cli import evaluate, models, report, run, tasks, teach, train
 from cotdistill.errors import CotdistillError
+
+DEBUG_ENV = "COTDISTILL_DEBUG"
 
 app = typer.Typer(
     name="cotdistill",
@@ -26,10 +39,60 @@ for stage in (teach, train, evaluate, report, run):
     stage.register(app)
 
 
-def main() -> None:
-    """Entry point: user errors become one clear line on stderr and exit code 2."""
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+) -> None:
+    """Distil step-by-step reasoning from a teacher LLM into a small student."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _save_traceback(error: BaseException) -> Path | None:
+    """Write the full traceback of an unexpected error to a file; None if even that fails."""
+    name = f"cotdistill-traceback-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    path = Path(tempfile.gettempdir()) / name
     try:
-        app()
+        path.write_text(f"cotdistill {' '.join(sys.argv[1:])}\n\n" + "".join(traceback.format_exception(error)))
+    except OSError:
+        return None
+    return path
+
+
+def _report_user_error(error: CotdistillError) -> int:
+    if debugging():
+        traceback.print_exception(error)
+    typer.secho(f"error: {_one_line(error)}", err=True, fg=typer.colors.RED)
+    return 2
+
+
+def _report_bug(error: BaseException) -> int:
+    if debugging():
+        traceback.print_exception(error)
+        return 1
+    saved = _save_traceback(error)
+    where = f"full traceback in {saved}" if saved else "rerun with --debug for the traceback"
+    typer.secho(f"error: unexpected {type(error).__name__}: {_one_line(error)[:300]} (a cotdistill bug; {where}; "
+                f"please report it)", err=True, fg=typer.colors.RED)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: see the module docstring for the exit codes."""
+    try:
+        app(args=argv, prog_name="cotdistill")
     except CotdistillError as error:
-        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+        sys.exit(_report_user_error(error))
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, traceback to a file
+        sys.exit(_report_bug(error))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cotdistill.errors import DataError
+from cotdistill.files import read_text
 
 _HINT_DATA = "check that --data-dir (or COTDISTILL_DATA) points at the shared data folder"
 
@@ -19,7 +20,7 @@ def require_file(path: Path, hint: str = _HINT_DATA) -> Path:
 
 def read_json(path: Path) -> Any:
     """A whole-file JSON document."""
-    text = require_file(path).read_text(encoding="utf-8")
+    text = read_text(require_file(path))
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -30,18 +31,17 @@ def read_json(path: Path) -> Any:
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     """(line number, object) for every non-blank line of a JSON Lines file."""
     rows = []
-    with require_file(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(path, f"line is not valid JSON ({error.msg}, column {error.colno})", line=number,
-                                hint="expected one JSON object per line (JSON Lines)") from None
-            if not isinstance(row, dict):
-                raise DataError(path, f"expected a JSON object, got {type(row).__name__}", line=number)
-            rows.append((number, row))
+    for number, line in enumerate(read_text(require_file(path)).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(path, f"line is not valid JSON ({error.msg}, column {error.colno})", line=number,
+                            hint="expected one JSON object per line (JSON Lines)") from None
+        if not isinstance(row, dict):
+            raise DataError(path, f"expected a JSON object, got {type(row).__name__}", line=number)
+        rows.append((number, row))
     return rows
 
 

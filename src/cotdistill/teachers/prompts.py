@@ -130,9 +130,11 @@ def load_exemplars(path: str | Path, *, task: str | None = None, key: str | None
     - The simple format: a JSON list (or JSONL) of `{"question", "rationale", "answer"}` objects,
       rendered as "Q: question\\nA: rationale The answer is answer."
     """
+    from cotdistill.files import read_text
+
     path = Path(path)
     try:
-        text = path.read_text()
+        text = read_text(path)
     except OSError as error:
         raise DataError(path, f"cannot read the exemplar file ({error.strerror})") from error
     try:

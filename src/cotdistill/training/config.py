@@ -13,7 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cotdistill.errors import ConfigError
+from cotdistill.errors import ConfigError, DataError
+from cotdistill.files import read_text
 
 # Strategy settings that the training config passes through to `get_strategy` (None = its default).
 STRATEGY_OPTIONS = (
@@ -94,9 +95,9 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     if path is not None:
         source = str(path)
         try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError([f"config file {path} does not exist"], source=source) from None
+            raw = yaml.safe_load(read_text(path)) or {}
+        except DataError as error:
+            raise ConfigError([str(error)], source=source) from None
         except yaml.YAMLError as error:
             raise ConfigError([f"not valid YAML: {error}"], source=source) from None
         if not isinstance(raw, dict):
