@@ -48,7 +48,7 @@ class CurateConfig(BaseModel):
 def curate(store: str | Path, out_dir: str | Path, config: CurateConfig | None = None, **settings: Any) -> dict[str, Any]:
     """Curate a training set from `store` into `out_dir`; returns the manifest."""
     config = config or CurateConfig(**settings)
-    with RationaleStore(store) as db:
+    with RationaleStore(store, create=False) as db:
         teachers = _select_teachers(db, config, Path(store))
         task = teachers[0]["task"]
         questions = db.questions(task, config.split)

@@ -123,15 +123,17 @@ def _read_dss(task: str, split: str, data_dir: str | Path | None) -> tuple[list[
 
 
 def _read_multi_rationale(path: Path, task: str, split: str, answer_type: str) -> tuple[list[Record], list[list[Output]]]:
-    from cotdistill.answers import canonical_answer
+    from cotdistill.files import read_text
+    from cotdistill.validation import answer_type as checked_answer_type
+    from cotdistill.validation import gold_answer
 
+    kind = checked_answer_type(answer_type, "--answer-type", field=None)
     try:
-        rows = json.loads(path.read_text())
+        rows = json.loads(read_text(path))
     except json.JSONDecodeError as error:
-        raise DataError(path, f"not valid JSON ({error.msg})", line=error.lineno) from error
+        raise DataError(path, f"not valid JSON ({error.msg})", line=error.lineno) from None
     if not isinstance(rows, list):
         raise DataError(path, "expected a JSON array of {instruction, output, label} objects")
-    kind = AnswerType(answer_type)
     records, outputs = [], []
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -140,9 +142,10 @@ def _read_multi_rationale(path: Path, task: str, split: str, answer_type: str) -
         label = row.get("label", row.get("answer"))
         if not isinstance(question, str) or not question.strip():
             raise DataError(path, "missing question text", record=index, field="instruction", hint="Each row needs 'instruction' (or 'question')")
-        answer = canonical_answer(label, kind) if label is not None else None
+        answer = gold_answer(label, kind)  # the whole label: [4] or "four-ish" is refused, not read as 4
         if answer is None:
-            raise DataError(path, f"cannot read a {kind.value} answer from {label!r}", record=index, field="label")
+            raise DataError(path, f"cannot read a {kind.value} answer from {label!r}", record=index, field="label",
+                            hint=f"the label must be one {kind.value} answer (or pass the right --answer-type)")
         output = row.get("output", row.get("rationales", []))
         texts = [output] if isinstance(output, str) else output
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -156,7 +159,10 @@ def _read_record_jsonl(path: Path, answer_type: str) -> tuple[list[Record], list
     """The generic JSONL that `jsonl:` tasks read (one reader for both): a rationale string or list per line."""
     from cotdistill.tasks.generic import load_jsonl
 
-    records = load_jsonl("train", None, target=str(path), answer_type=answer_type)
+    from cotdistill.validation import answer_type as checked_answer_type
+
+    checked_answer_type(answer_type, "--answer-type", field=None)
+    records = load_jsonl("train", None, target=str(path), answer_type=answer_type)  # ids checked unique there
     return [r.model_copy(update={"rationales": []}) for r in records], [[Output(t) for t in r.rationales] for r in records]
 
 
@@ -243,7 +249,15 @@ def _hash_files(paths: list[Path]) -> str:
 def _store_outputs(store: str | Path, config: TeacherConfig, records: list[Record], outputs: list[list[Output]]) -> ImportSummary:
     from cotdistill.teachers.parsing import parse_completion
     from cotdistill.teachers.prompts import answer_trigger
+    from cotdistill.validation import UniqueIds, check_record
 
+    # Every format, checked the same way before anything is written: one question per id, each in
+    # canonical form (the store keeps the first question of an id and would drop the others).
+    source = f"import into {config.task}/{config.split}"
+    ids = UniqueIds(source, config.split)
+    for index, record in enumerate(records):
+        ids.add(record.id, record=index)
+        check_record(record, source)
     samples = []
     for record, texts in zip(records, outputs):
         for index, (text, answer_stage, trigger) in enumerate(texts):

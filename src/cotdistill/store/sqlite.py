@@ -156,12 +156,27 @@ def _sample_from_row(row: sqlite3.Row) -> Sample:
     )
 
 
+def _require_existing_store(path: Path) -> None:
+    from cotdistill.errors import DataError
+
+    hint = "check the path, or create the store with `cotdistill teach` or `cotdistill import`"
+    if not path.is_file():
+        raise DataError(path, "no such rationale store" if not path.exists() else "is not a file", hint=hint)
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty file, not a rationale store", hint=hint)
+
+
 class RationaleStore:
     """A SQLite rationale store; safe to open from several processes at once (WAL, busy timeout)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, create: bool = True):
+        """Open (and with `create`, create) the store; readers pass create=False so a mistyped path
+        is an error instead of a new empty store."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            _require_existing_store(self.path)
         try:
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
@@ -208,11 +223,30 @@ class RationaleStore:
         return config.key
 
     def add_questions(self, task: str, split: str, records: Iterable[Record]) -> None:
-        """Keep the questions (gold answers included) beside their samples; existing ones are kept."""
+        """Keep the questions (gold answers included) beside their samples; existing ones are kept.
+
+        An id already stored for another question (other text, choices or gold answer) is refused:
+        the samples would otherwise be filed under the stored question and silently mixed."""
         # only the question and its gold answer: rationales live in `samples`
+        records = list(records)
         rows = [(task, split, r.id, r.model_copy(update={"rationales": []}).to_json()) for r in records]
         with self._transaction():
+            self._refuse_conflicts(task, split, records)
             self._db.executemany("INSERT OR IGNORE INTO questions (task, split, qid, record) VALUES (?, ?, ?, ?)", rows)
+
+    def _refuse_conflicts(self, task: str, split: str, records: list[Record]) -> None:
+        stored = self.questions(task, split)
+        for record in records:
+            old = stored.get(record.id)
+            if old is None:
+                continue
+            mine = (record.question, record.choices, record.answer, record.answer_type)
+            if (old.question, old.choices, old.answer, old.answer_type) != mine:
+                raise CotdistillError(
+                    f"{self.path}: question id {record.id!r} of {task}/{split} is already stored for another question "
+                    f"({old.question[:60]!r}, answer {old.answer!r}; now {record.question[:60]!r}, answer {record.answer!r}). "
+                    "Ids must name one question per split: give the new questions other ids, or use another --store"
+                )
 
     def add_sample(self, sample: Sample) -> bool:
         """Commit one sample now. Returns False if that (config, question, index) was already stored."""

@@ -9,22 +9,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cotdistill.answers import canonical_answer
 from cotdistill.errors import CotdistillError, DataError
 from cotdistill.records import AnswerType, Record
 from cotdistill.tasks.files import read_jsonl
 from cotdistill.tasks.registry import register
+from cotdistill.validation import ANSWER_FORMS as _ANSWER_FORMS
+from cotdistill.validation import ANSWER_TYPES as _TYPES
+from cotdistill.validation import UniqueIds, answer_type, gold_answer
 
 RECORD_FIELDS = {"id", "question", "choices", "answer", "answer_type", "rationales", "rationale", "meta"}
-_TYPES = ", ".join(t.value for t in AnswerType)
 
 
 def _answer_type(value, path: Path, line: int | None, record: int | str | None = None) -> AnswerType:
-    try:
-        return AnswerType(value)
-    except ValueError:
-        raise DataError(path, f"expected one of {_TYPES}, got {value!r}", line=line, record=record,
-                        field="answer_type", hint="set it on each line or pass the option answer_type=") from None
+    return answer_type(value, path, line=line, record=record, hint="set it on each line or pass the option answer_type=")
 
 
 def jsonl_path(target: str, split: str) -> Path:
@@ -42,14 +39,16 @@ def load_jsonl(split: str, data_dir: Path | None, *, target: str, limit: int | N
                answer_type: str | None = None) -> list[Record]:
     path = jsonl_path(target, split)
     default_type = _answer_type(answer_type, path, None) if answer_type else None
-    records = []
+    records, ids = [], UniqueIds(path, split)
     for line, row in read_jsonl(path):
         unknown = sorted(set(row) - RECORD_FIELDS)
         if unknown:
             raise DataError(path, f"unknown field(s) {', '.join(unknown)}; expected fields: "
                             f"{', '.join(sorted(RECORD_FIELDS))}", line=line, field=unknown[0],
                             hint="put anything else under 'meta'")
-        records.append(_record_from_row(row, path, line, default_type, f"{path.stem}-{line}"))
+        record = _record_from_row(row, path, line, default_type, f"{path.stem}-{line}")
+        ids.add(record.id, line=line)
+        records.append(record)
         if limit is not None and len(records) >= limit:
             break
     return records
@@ -75,7 +74,7 @@ def _record_from_row(row: dict, path: Path, line: int | None, default_type: Answ
         raise DataError(path, "a multiple_choice record needs its choices", field="choices", **where)
     if "answer" not in row or row["answer"] is None or isinstance(row["answer"], (list, dict, bool)):
         raise DataError(path, f"expected the gold answer ({_ANSWER_FORMS[kind]})", field="answer", **where)
-    answer = canonical_answer(row["answer"], kind, choices)
+    answer = gold_answer(row["answer"], kind, choices)
     if answer is None:
         raise DataError(path, f"cannot read {row['answer']!r} as a {kind.value} answer; expected {_ANSWER_FORMS[kind]}",
                         field="answer", **where)
@@ -85,16 +84,11 @@ def _record_from_row(row: dict, path: Path, line: int | None, default_type: Answ
     meta = row.get("meta", {})
     if not isinstance(meta, dict):
         raise DataError(path, "expected an object", field="meta", **where)
+    if "id" in row and (not isinstance(row["id"], (str, int)) or isinstance(row["id"], bool) or not str(row["id"]).strip()):
+        raise DataError(path, f"expected a non-empty string id, got {row['id']!r}", field="id", **where)
     return Record(id=str(row.get("id", default_id)), question=question.strip(), choices=choices, answer=answer,
                   answer_type=kind, rationales=rationales, meta=meta)
 
-
-_ANSWER_FORMS = {
-    AnswerType.numeric: "a number such as 42, 2.5 or '1,234'",
-    AnswerType.multiple_choice: "a choice letter such as 'C' or the text of a choice",
-    AnswerType.yes_no: "'yes' or 'no'",
-    AnswerType.text: "a string",
-}
 
 
 # -------------------------------------------------------------------------------------- Hugging Face
@@ -115,7 +109,7 @@ def load_hf(split: str, data_dir: Path | None, *, target: str, limit: int | None
         raise CotdistillError(f"option answer_type must be one of {_TYPES}, got {answer_type!r}")
     rows = _hub_rows(target, config, split, data_files, limit)
     source = Path(f"hf:{target}" + (f"/{config}" if config else "") + f"[{split}]")
-    records = []
+    records, ids = [], UniqueIds(source, split)
     for index, row in enumerate(rows):
         for name in (question_field, answer_field):
             if name not in row:
@@ -136,6 +130,7 @@ def load_hf(split: str, data_dir: Path | None, *, target: str, limit: int | None
             mapped["rationales"] = [re.sub(r"<<[^<>]*>>", "", rationale.split(answer_after)[0]).strip()
                                     if answer_after else rationale]
         records.append(_record_from_row(mapped, source, None, kind, mapped["id"], record=index))
+        ids.add(records[-1].id, record=index)
     return records
 
 

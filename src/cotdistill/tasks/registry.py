@@ -115,7 +115,18 @@ def load_task(
     _check_options(info, options)
     folder = resolve_data_dir(data_dir) if info.needs_data_dir else None
     records = info.loader(split, folder, limit=limit, **options)
-    return records if limit is None else records[:limit]
+    records = records if limit is None else records[:limit]
+    _check_unique_ids(name, split, records)
+    return records
+
+
+def _check_unique_ids(name: str, split: str, records: list[Record]) -> None:
+    """Every loader's promise: ids are unique within a split (the store keys questions by id)."""
+    from cotdistill.validation import UniqueIds
+
+    ids = UniqueIds(f"task {name}", split)
+    for index, record in enumerate(records):
+        ids.add(record.id, record=index)
 
 
 def task_options(info: TaskInfo) -> dict[str, object]:
