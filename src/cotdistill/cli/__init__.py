@@ -21,7 +21,7 @@ from pathlib import Path
 
 import typer
 
-from cotdistill.cli import evaluate, models, report, run, tasks, teach, train
+from cotdistill.cli import evaluate, models, report, run, ship, tasks, teach, train
 from cotdistill.errors import CotdistillError
 
 DEBUG_ENV = "COTDISTILL_DEBUG"
@@ -35,7 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(models.app, name="models")
-for stage in (teach, train, evaluate, report, run):
+for stage in (teach, train, evaluate, report, run, ship):
     stage.register(app)
 
 
