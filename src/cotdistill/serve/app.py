@@ -1,0 +1,225 @@
+"""The OpenAI-compatible HTTP surface of `cotdistill serve` (FastAPI).
+
+Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health.
+- Chat: the last user message is the question; it is wrapped in the student's own prompt template.
+  Completions: the prompt is sent as given (format it like the student was trained, e.g.
+  "Question: ...\\nAnswer:"), as llama.cpp or vLLM would.
+- Answer-first students stop at their separator; `"explain": true` (an extra body field) lets them
+  go on to EOS and returns the rationale too. Pre-thinking students always run to EOS.
+- Every choice carries `answer` and `rationale` (the strategy's own split of the output); `usage`
+  counts the prompt's and the generated tokens (EOS included when it ended the row).
+- Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with a 4xx status for
+  anything the client did wrong; an unexpected failure is a 500 with a one-line message, never a
+  traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cotdistill.export.spec import ServingSpec
+from cotdistill.serve.engine import BatchingEngine, Completion, DecodeParams
+
+log = logging.getLogger("cotdistill.serve")
+DEFAULT_MAX_TOKENS = 256  # what `cotdistill eval` allows
+
+
+class ApiError(Exception):
+    """A client error with OpenAI's error fields."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None,
+                 kind: str = "invalid_request_error"):  # fmt: skip
+        super().__init__(message)
+        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
+
+
+class _Sampling(BaseModel):
+    """Fields both endpoints share; unknown OpenAI fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    n: int = Field(default=1, ge=1, le=16)
+    stop: str | list[str] | None = None
+    stream: bool = False
+    explain: bool = False
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(_Sampling):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+
+
+class CompletionRequest(_Sampling):
+    prompt: str | list[str]
+
+
+def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: str) -> FastAPI:
+    app = FastAPI(title="cotdistill serve", docs_url=None, redoc_url=None, openapi_url=None)
+    created = int(time.time())
+    _install_error_handlers(app)
+
+    @app.get("/health")
+    async def health() -> dict:
+        stats = engine.stats
+        return {"status": "ok", "model": model_name, "strategy": spec.strategy,
+                "batches": stats.batches, "requests": stats.requests, "largest_batch": stats.largest_batch}  # fmt: skip
+
+    @app.get("/v1/models")
+    async def models() -> dict:
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "created": created,
+                                            "owned_by": "cotdistill", "strategy": spec.strategy}]}  # fmt: skip
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: ChatRequest) -> dict:
+        _check_request(request, model_name)
+        prompt = spec.prompt(_question(request.messages))
+        max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
+        completion = await _complete(engine, prompt, _params(request, spec, max_tokens))
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": text.strip()},
+             "finish_reason": finish, **_split(strategy, text)}  # fmt: skip
+            for i, (text, finish) in enumerate(_texts(completion, request, spec))
+        ]
+        return _response("chat.completion", "chatcmpl", model_name, choices, [completion])
+
+    @app.post("/v1/completions")
+    async def completions(request: CompletionRequest) -> dict:
+        _check_request(request, model_name)
+        prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+        if not prompts or any(not p for p in prompts):
+            raise ApiError(400, "prompt must be a non-empty string or list of non-empty strings", param="prompt")
+        params = _params(request, spec, request.max_tokens or DEFAULT_MAX_TOKENS)
+        import asyncio
+
+        results = await asyncio.gather(*(_complete(engine, p, params) for p in prompts))
+        choices, index = [], 0
+        for completion in results:
+            for text, finish in _texts(completion, request, spec):
+                choices.append({"index": index, "text": text, "finish_reason": finish, "logprobs": None,
+                                **_split(strategy, text)})  # fmt: skip
+                index += 1
+        return _response("text_completion", "cmpl", model_name, choices, results)
+
+    return app
+
+
+def _check_request(request: _Sampling, model_name: str) -> None:
+    if request.stream:
+        raise ApiError(400, "stream=true is not supported by cotdistill serve; send stream=false", param="stream")
+    if request.model not in (None, "", model_name):
+        raise ApiError(404, f"model '{request.model}' does not exist; this server serves '{model_name}'",
+                       param="model", code="model_not_found")  # fmt: skip
+    if request.n > 1 and request.temperature == 0:
+        raise ApiError(400, "n > 1 needs temperature > 0 (greedy decoding gives n identical answers)", param="n")
+
+
+def _question(messages: list[ChatMessage]) -> str:
+    """The text of the last user message (string or text parts)."""
+    users = [m for m in messages if m.role == "user"]
+    if not users:
+        raise ApiError(400, "messages must contain a user message (the question)", param="messages")
+    content = users[-1].content
+    if isinstance(content, list):
+        content = "".join(part.get("text", "") for part in content if part.get("type") == "text")
+    if not content or not content.strip():
+        raise ApiError(400, "the last user message is empty", param="messages")
+    return content
+
+
+def _params(request: _Sampling, spec: ServingSpec, max_tokens: int) -> DecodeParams:
+    extra = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    if any(not s for s in extra):
+        raise ApiError(400, "stop strings must be non-empty", param="stop")
+    stops = tuple(dict.fromkeys([*spec.stops(request.explain), *extra]))
+    return DecodeParams(max_tokens=max_tokens, stop=stops, temperature=request.temperature,
+                        top_p=request.top_p, n=request.n)  # fmt: skip
+
+
+async def _complete(engine: BatchingEngine, prompt: str, params: DecodeParams) -> Completion:
+    prompt_tokens = engine.count_tokens(prompt)
+    limit = engine.context_length
+    if limit and prompt_tokens + params.max_tokens > limit:
+        raise ApiError(400, f"prompt ({prompt_tokens} tokens) + max_tokens ({params.max_tokens}) exceed the "
+                            f"student's context of {limit} tokens", param="max_tokens", code="context_length_exceeded")  # fmt: skip
+    return await engine.complete(prompt, params)
+
+
+def _texts(completion: Completion, request: _Sampling, spec: ServingSpec):
+    """(text without the stop string that ended it, finish_reason) per generated row, as OpenAI reports."""
+    stops = spec.stops(request.explain)
+    extra = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
+    for generation in completion.generations:
+        text = generation.text
+        if generation.stopped_by == "stop":
+            for stop in (*stops, *extra):
+                if text.endswith(stop):
+                    text = text[: -len(stop)]
+                    break
+        yield text, "length" if generation.stopped_by == "length" else "stop"
+
+
+def _split(strategy, text: str) -> dict:
+    answer, rationale = strategy.split_output(text)
+    return {"answer": answer, "rationale": rationale}
+
+
+def _response(kind: str, prefix: str, model_name: str, choices: list[dict], completions: list[Completion]) -> dict:
+    prompt_tokens = sum(c.prompt_tokens for c in completions)
+    completion_tokens = sum(g.n_tokens for c in completions for g in c.generations)
+    return {
+        "id": f"{prefix}-{uuid.uuid4().hex[:24]}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model_name,
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},  # fmt: skip
+    }
+
+
+def _error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(_error_body(error.message, error.kind, error.param, error.code), status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        first = problems[0] if problems else {}
+        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+        message = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in problems)
+        return JSONResponse(_error_body(message or "invalid request", "invalid_request_error", param), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
+        return JSONResponse(_error_body(str(error.detail), kind), status_code=error.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("request failed")  # the traceback goes to the server log, not to the client
+        return JSONResponse(_error_body(f"internal error ({type(error).__name__})", "server_error"), status_code=500)
