@@ -32,6 +32,7 @@ def eval_command(
     explain: bool = typer.Option(False, "--explain", help="Answer-first models: keep generating the rationale after the answer."),
     batch_size: int = typer.Option(8, "--batch-size", help="Questions decoded together."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most new tokens per question."),
+    max_prompt_tokens: int = typer.Option(None, "--max-prompt-tokens", help="Refuse questions whose prompt is longer (default: the model's context less --max-new-tokens)."),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature for --self-consistency."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed for --self-consistency."),
     no_similarity: bool = typer.Option(False, "--no-similarity", help="Skip scoring generated rationales against the reference ones."),
@@ -49,7 +50,7 @@ def eval_command(
 
     options = EvalOptions(
         self_consistency=self_consistency, explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens,
-        temperature=temperature, seed=seed, similarity=not no_similarity,
+        temperature=temperature, seed=seed, similarity=not no_similarity, max_prompt_tokens=max_prompt_tokens,
     )
     metrics = evaluate(model, task, split=split, limit=limit, data_dir=data_dir, task_options=parse_task_options(option),
                        options=options, out=out, progress=True)

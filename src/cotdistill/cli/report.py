@@ -16,8 +16,10 @@ def report(
     from rich.console import Console
     from rich.markdown import Markdown
 
+    from cotdistill.files import check_output_folder
     from cotdistill.reports import report_run
 
+    check_output_folder(out or run_dir / "report")
     path = report_run(run_dir, out, title=title)
     console = Console()
     console.print(Markdown(_without_images(path.read_text(encoding="utf-8"))))

@@ -84,6 +84,9 @@ def teach_command(
     from cotdistill.teachers import SamplingParams, TeachConfig, teach
     from cotdistill.teachers.progress import print_summary
 
+    from cotdistill.files import check_output_file
+
+    check_output_file(store, "--store")
     options = _task_options(task_option)
     config = _validated(
         TeachConfig,
@@ -115,8 +118,14 @@ def import_command(
     answer_type: str = typer.Option("numeric", help="multi-rationale, jsonl: answer type of lines that do not set one."),
 ) -> None:
     """Import existing teacher outputs into the store (idempotent)."""
+    from cotdistill.files import check_output_file, read_text
     from cotdistill.store.importers import import_outputs
+    from cotdistill.validation import answer_type as checked_answer_type
 
+    checked_answer_type(answer_type, "--answer-type", field=None)
+    check_output_file(store, "--store")
+    if path is not None and path.is_file():
+        read_text(path)  # every format: a file that is not UTF-8 is named here, in one line
     summary = import_outputs(store, format, task=task, split=split, path=path, data_dir=data_dir, model=model, answer_type=answer_type)
     typer.echo(
         f"imported {summary.samples} rationales for {summary.questions} questions into {store} "

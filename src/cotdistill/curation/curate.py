@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cotdistill.curation.noise import NOISE_KINDS, corruption
 from cotdistill.errors import CotdistillError
-from cotdistill.files import write_bytes_atomic
+from cotdistill.files import check_output_folder, write_bytes_atomic
 from cotdistill.records import Record
 from cotdistill.store import RationaleStore, Sample
 
@@ -48,6 +48,7 @@ class CurateConfig(BaseModel):
 def curate(store: str | Path, out_dir: str | Path, config: CurateConfig | None = None, **settings: Any) -> dict[str, Any]:
     """Curate a training set from `store` into `out_dir`; returns the manifest."""
     config = config or CurateConfig(**settings)
+    check_output_folder(out_dir)  # before the work, not at its last write
     with RationaleStore(store, create=False) as db:
         teachers = _select_teachers(db, config, Path(store))
         task = teachers[0]["task"]
@@ -65,6 +66,10 @@ def curate(store: str | Path, out_dir: str | Path, config: CurateConfig | None =
     examples = [_to_example(record, sample, config, teachers) for record, sample in kept]
     noised = _add_noise(examples, config, random.Random(config.seed + 1))
     sampled = sum(len(samples) for samples in by_question.values())
+    if not examples:  # an empty train.jsonl helps no one: training it would only fail later
+        reasons = ", ".join(f"{k} {v}" for k, v in drops.items() if v) or "no samples for its questions"
+        raise CotdistillError(f"{store}: curation keeps none of the {sampled} samples ({reasons}); nothing written. "
+                              "Try --filter all, other --teacher-key/--split, or more teacher samples")
     manifest = _write(Path(out_dir), examples, {
         "task": task,
         "split": config.split,

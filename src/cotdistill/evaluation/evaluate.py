@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from cotdistill.answers import extract_answer, is_correct
 from cotdistill.errors import CotdistillError
-from cotdistill.files import write_json_atomic, write_jsonl_atomic
+from cotdistill.files import check_output_file, write_json_atomic, write_jsonl_atomic
 from cotdistill.evaluation.generation import DecodeSettings, Generation, generate_batch, prepare_tokenizer
 from cotdistill.evaluation.metrics import answer_spread, majority_vote, summarise
+from cotdistill.prompt_limits import check_prompt_lengths, prompt_cap
 from cotdistill.records import Record
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +31,7 @@ class EvalOptions:
     similarity: bool = True  # score generated rationales against the records' reference rationales
     encoder: str = "minilm"  # sentence encoder for that score
     answer_likelihood: bool = True  # answer-first models: also score -log p(gold answer | prompt)
+    max_prompt_tokens: int | None = None  # longest prompt; None: the model's context less max_new_tokens
 
 
 def predictions_path(out: str | Path) -> Path:
@@ -62,6 +67,11 @@ def evaluate(
 
     options = options or EvalOptions()
     check_options(options)
+    if predictions_out is None and out is not None:
+        predictions_out = predictions_path(out)
+    for path, flag in ((out, "--out"), (predictions_out, "--out (its predictions file)")):
+        if path is not None:
+            check_output_file(path, flag)  # before the work, not at its last write
     meta = read_model_metadata(model_dir)
     strategy = strategy_from_metadata(meta)
     if records is None:
@@ -75,9 +85,16 @@ def evaluate(
     if not records:
         raise CotdistillError(f"no questions to evaluate (task '{task}', split '{split}', limit {limit})")
 
+    warning = answer_type_warning(meta, records, task)
+    if warning:
+        log.warning(warning)
+
     model, tokenizer = load_causal_lm(str(model_dir))
     model.eval()
     prepare_tokenizer(tokenizer)
+    cap = prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens)
+    check_prompt_lengths(tokenizer, [strategy.prompt(r) for r in records], [r.id for r in records], cap,
+                         f"task {task}" if task else "records")
     settings = DecodeSettings(
         max_new_tokens=options.max_new_tokens,
         stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
@@ -129,14 +146,24 @@ def evaluate(
         unparsed=sum(r["predicted"] is None for r in rows),
         decode_seconds=seconds,
     )
-    if predictions_out is None and out is not None:
-        predictions_out = predictions_path(out)
+    if warning:
+        metrics["warnings"] = [warning]
     if predictions_out is not None:
         write_jsonl_atomic(predictions_out, rows)
         metrics["predictions"] = str(predictions_out)
     if out is not None:
         write_json_atomic(out, metrics)
     return metrics
+
+
+def answer_type_warning(meta: dict, records: list[Record], task: str | None) -> str | None:
+    """A student trained on one answer type, evaluated on another, scores by accident: say so."""
+    trained = meta.get("answer_type")
+    asked = sorted({str(r.answer_type) for r in records})
+    if trained is None or asked == [trained]:
+        return None
+    return (f"warning: the model was trained on {trained} answers but task {task or 'records'} has "
+            f"{', '.join(asked)} answers; its accuracy here measures little")
 
 
 def score_question(record: Record, generations: list[Generation], strategy) -> dict:

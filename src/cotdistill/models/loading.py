@@ -35,12 +35,45 @@ def resolve(name_or_path: str | Path) -> str:
             "(`cotdistill models list`)"
         )
     if _HUB_ID.match(text):
+        problem = unavailable_hub_id(text)
+        if problem:
+            raise CotdistillError(problem)
         return text
     names = ", ".join(info.name for info in list_models())
     raise CotdistillError(
         f"model '{text}' is neither a registered model ({names}), an existing folder, nor a hub id "
         "of the form org/name. Check the path, or run `cotdistill models list`"
     )
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def unavailable_hub_id(hub_id: str) -> str | None:
+    """Why hub id `org/name` cannot be loaded here, known without the network; None if it may load.
+
+    Offline (HF_HUB_OFFLINE=1), only what the local hub cache holds can load: anything else would
+    end in a long connection traceback, so it is refused up front, naming the registered models."""
+    if not _hub_offline():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(hub_id, "config.json"), str):
+        return None
+    names = ", ".join(info.name for info in list_models())
+    return (f"model '{hub_id}' is not a registered model ({names}) or a folder, and the hub is offline here "
+            "(HF_HUB_OFFLINE=1) with no cached copy of it. Use a registered name or a local model folder, "
+            "or download it where the hub is reachable")
+
+
+def _load_failure(source: str, error: Exception) -> CotdistillError:
+    """One line for a model that could not be loaded (not found, no network, not a model folder)."""
+    first = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+    return CotdistillError(f"could not load model '{source}': {first}. Check the name (`cotdistill models list`), "
+                           "the folder, or the network if it is a hub id")
 
 
 def _as_dtype(dtype: Any):
@@ -72,12 +105,15 @@ def load_causal_lm(
 
     source = resolve(name_or_path)
     kwargs.setdefault("use_safetensors", True)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        source, dtype=_as_dtype(dtype), trust_remote_code=trust_remote_code, **kwargs
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=_as_dtype(dtype), trust_remote_code=trust_remote_code, **kwargs
+        )
+    except OSError as error:  # transformers' "not found / cannot connect / no weights" errors
+        raise _load_failure(source, error) from error
     return model, tokenizer
 
 

@@ -254,6 +254,8 @@ def _store_outputs(store: str | Path, config: TeacherConfig, records: list[Recor
     # Every format, checked the same way before anything is written: one question per id, each in
     # canonical form (the store keeps the first question of an id and would drop the others).
     source = f"import into {config.task}/{config.split}"
+    if not records:
+        raise CotdistillError(f"{source}: the source holds no questions; nothing imported. Check --path, --task and --split")
     ids = UniqueIds(source, config.split)
     for index, record in enumerate(records):
         ids.add(record.id, record=index)

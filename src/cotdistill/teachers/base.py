@@ -65,6 +65,10 @@ class Request:
     n: int
     params: SamplingParams
     seed: int
+    # One seed per sample, for backends that can seed each choice on its own (the reference
+    # teacher): sample i then depends only on (config, question, i), never on how the request was
+    # grouped, so a resumed run draws exactly what an uninterrupted one would. Empty: use `seed`.
+    sample_seeds: tuple[int, ...] = ()
 
 
 @dataclass

@@ -61,6 +61,11 @@ class TransformersBackend(BatchingBackend):
         model, tokenizer = self._load()
         params, n = requests[0].params, requests[0].n
         texts = [self._text(r, tokenizer) for r in requests]
+        from cotdistill.prompt_limits import check_prompt_lengths, prompt_cap
+
+        # a pasted book as a question would otherwise generate without limit
+        check_prompt_lengths(tokenizer, texts, [r.record.id for r in requests], prompt_cap(model, params.max_tokens),
+                             "teacher prompts", flag="(the model's context)")
         inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         torch.manual_seed(requests[0].seed)
         sampling = params.temperature > 0

@@ -60,6 +60,8 @@ class OpenAICompatBackend(Backend):
         if endpoint not in ("chat", "completions"):
             raise CotdistillError(f"--endpoint must be chat or completions, got '{endpoint}'")
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.shown_url = redact_url(self.base_url)  # what messages print: never the userinfo's secret
+        self._secrets = _url_secrets(self.base_url)
         self.endpoint = endpoint
         self._api_key = _read_api_key(api_key_env, self.base_url)
         self.max_retries, self.backoff_base_s, self.backoff_max_s = max_retries, backoff_base_s, backoff_max_s
@@ -117,7 +119,7 @@ class OpenAICompatBackend(Backend):
             except _Retryable as problem:
                 self.stats.failed(problem.kind)
                 if attempt == self.max_retries:
-                    raise TeacherError(f"{self.base_url}{path}: gave up after {attempt + 1} attempts; last: {problem}") from None
+                    raise TeacherError(f"{self.shown_url}{path}: gave up after {attempt + 1} attempts; last: {problem}") from None
                 self.stats.retries += 1
                 await asyncio.sleep(backoff_delay(attempt, base_s=self.backoff_base_s, max_s=self.backoff_max_s,
                                                   retry_after_s=problem.retry_after_s, rng=self._rng))
@@ -138,7 +140,7 @@ class OpenAICompatBackend(Backend):
         detail = f"HTTP {status}: {self._scrub(response.text[:300])}"
         if status in RETRYABLE_STATUS or status >= 500:
             raise _Retryable(f"http_{status}", detail, parse_retry_after(response.headers))
-        raise TeacherError(f"{self.base_url}{path}: {detail}" + _hint(status), fatal=status in FATAL_STATUS)
+        raise TeacherError(f"{self.shown_url}{path}: {detail}" + _hint(status), fatal=status in FATAL_STATUS)
 
     def _completions(self, response: httpx.Response, latency: float, n: int) -> list[Completion]:
         try:
@@ -163,7 +165,42 @@ class OpenAICompatBackend(Backend):
         ]
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        """Any text that may echo a request: the API key and the URL's userinfo secret become ***."""
+        for secret in ([self._api_key] if self._api_key else []) + self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def redact_url(url: str) -> str:
+    """`http://user:KEY@host/v1` -> `http://user:***@host/v1` (a lone userinfo token is a secret too)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The secret parts of a URL's userinfo, raw and percent-decoded, longest first."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return [url]
+    if "@" not in netloc:
+        return []
+    userinfo = netloc.rpartition("@")[0]
+    user, colon, password = userinfo.partition(":")
+    secret = password if colon else user
+    return sorted({secret, unquote(secret), userinfo} - {""}, key=len, reverse=True)
 
 
 def _read_api_key(api_key_env: str | None, base_url: str) -> str | None:

@@ -33,9 +33,11 @@ class ReferenceBackend(Backend):
         from cotdistill.tasks.synthetic import reference_rationale
 
         self.stats.requests += 1
-        rng = random.Random(request.seed)  # the seed is derived from (config, question, index): reproducible
+        # each sample from its own seed, derived from (config, question, sample index): the same text
+        # whether it was requested alone, in a group, first time or on resumption
+        seeds = request.sample_seeds or tuple(request.seed + i for i in range(request.n))
         try:
-            texts = [reference_rationale(request.record, rng, error_rate=self.error_rate) for _ in range(request.n)]
+            texts = [reference_rationale(request.record, random.Random(seed), error_rate=self.error_rate) for seed in seeds]
         except (KeyError, ValueError, TypeError) as error:
             raise CotdistillError(
                 f"question {request.record.id}: the reference teacher works only on the built-in synthetic "

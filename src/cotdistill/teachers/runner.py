@@ -7,6 +7,18 @@ committed on its own, so `kill -9` loses at most the requests in flight.
 Per question with k missing samples: one request with n=k where the backend honours `n`; when a
 server returns fewer choices than asked (llama.cpp ignores `n`) the rest are requested one by one
 with distinct seeds, and later questions go one by one from the start.
+
+What resumption guarantees (tested in tests/teachers/test_runner_reference.py):
+- every backend: no sample is lost or stored twice, however often the run is killed or however
+  many processes share the store; an interrupted run, completed, holds exactly the (question,
+  sample index) pairs an uninterrupted run would;
+- the reference teacher: the same texts too, bit for bit. Each sample is drawn from its own seed,
+  a hash of (config key, base seed, question id, sample index), whatever request it was part of;
+- model backends (openai, hf, vllm): each request carries a seed derived the same way, but a
+  grouped request (n = k missing samples) is seeded by its first missing index and the server
+  draws its k choices from that one seed, and the hf backend seeds a whole batch at once. So a
+  question interrupted midway may get different (equally valid) texts for its remaining samples
+  than an uninterrupted run, and servers that ignore seeds never repeat texts anyway.
 """
 
 from __future__ import annotations
@@ -279,7 +291,8 @@ class _Run:
         pending = list(missing)
         try:
             if len(pending) > 1 and self.backend.supports_n is not False:
-                completions = await self._call(Request(record, prompt, len(pending), params, self._seed(record.id, pending[0])))
+                completions = await self._call(Request(record, prompt, len(pending), params, self._seed(record.id, pending[0]),
+                                                       tuple(self._seed(record.id, i) for i in pending)))
                 self._learn_n_support(len(pending), len(completions))
                 finished = await asyncio.gather(*(self._finish(record, i, c) for i, c in zip(pending, completions)))
                 pending = pending[len(finished):]
@@ -310,7 +323,8 @@ class _Run:
 
     async def _sample_one(self, record: Record, prompt, params: SamplingParams, index: int) -> None:
         try:
-            completions = await self._call(Request(record, prompt, 1, params, self._seed(record.id, index)))
+            seed = self._seed(record.id, index)
+            completions = await self._call(Request(record, prompt, 1, params, seed, (seed,)))
         except TeacherError as error:
             self._count_failure(record, index, error)
             return

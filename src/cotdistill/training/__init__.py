@@ -11,8 +11,21 @@ from cotdistill.training.config import TrainConfig, load_config
 __all__ = ["TrainConfig", "TrainingError", "forward_losses", "load_config", "train"]
 
 
+def train(config: TrainConfig):
+    """Train a student as configured; returns the output folder (model + tokenizer + cotdistill.json).
+
+    The data, the output folder and (with resume) the match with the interrupted run are checked
+    first (`cotdistill.training.preflight`), so a run fails before its compute, never after it.
+    """
+    from cotdistill.training import loop
+    from cotdistill.training.preflight import preflight
+
+    preflight(config)
+    return loop.train(config)
+
+
 def __getattr__(name: str):
-    if name in ("train", "TrainingError", "forward_losses"):
+    if name in ("TrainingError", "forward_losses"):
         from cotdistill.training import loop
 
         return getattr(loop, name)

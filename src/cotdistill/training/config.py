@@ -151,7 +151,10 @@ def _student_problems(student: str) -> list[str]:
     if student.startswith(("/", ".", "~")) or path.exists():
         return [f"student: model folder '{student}' does not exist"]
     if student.count("/") == 1:
-        return []  # a hub id; resolved (offline cache or download) when training starts
+        from cotdistill.models.loading import unavailable_hub_id
+
+        problem = unavailable_hub_id(student)  # offline and not cached: say so now, not after a traceback
+        return [f"student: {problem}"] if problem else []
     return [f"student: '{student}' is not a registered model ({', '.join(sorted(names))}), a folder or a hub id"]
 
 
@@ -172,14 +175,30 @@ def _strategy_option_problems(raw: dict) -> list[str]:
 
 def _consistency_problems(config: TrainConfig) -> list[str]:
     problems = []
-    if config.prompt_template is not None and "{question}" not in config.prompt_template:
-        problems.append("prompt_template: must contain '{question}'")
+    if config.prompt_template is not None:
+        problems += _template_problems(config.prompt_template)
     if config.sem_cache_dir is not None and config.strategy != "pst":
         problems.append(f"sem_cache_dir: only used by strategy 'pst', not '{config.strategy}'")
     if "wandb" in config.report_to and importlib.util.find_spec("wandb") is None:
         problems.append("report_to: wandb is not installed (pip install wandb, or drop it)")
     if config.scheduler not in _scheduler_names():
         problems.append(f"scheduler: unknown '{config.scheduler}'; valid: {', '.join(_scheduler_names())}")
+    return problems
+
+
+def _template_problems(template: str) -> list[str]:
+    """A prompt template must format with `question` alone: '{question} {oops}' would fail mid-training."""
+    from string import Formatter
+
+    try:
+        fields = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        return [f"prompt_template: not a valid template ({error}); write literal braces as {{{{ and }}}}"]
+    problems = [] if "question" in fields else ["prompt_template: must contain '{question}'"]
+    others = sorted(fields - {"question"})
+    if others:
+        shown = ", ".join("{" + name + "}" for name in others)
+        problems.append(f"prompt_template: only {{question}} is filled in, not {shown}; write literal braces as {{{{ and }}}}")
     return problems
 
 
