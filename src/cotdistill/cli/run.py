@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -12,6 +13,8 @@ def run_command(
     run_dir: Path = typer.Option(None, "--run-dir", help="Run folder (default: runs/<experiment name>). Re-running resumes it."),
     check: bool = typer.Option(False, "--check", help="Only validate the config and list the cells; run nothing."),
     report: bool = typer.Option(True, "--report/--no-report", help="Render the report at the end."),
+    split: Optional[str] = typer.Option(None, "--split", help="test or dev: overrides eval.split (dev: choose settings on the dev slice; default run folder runs/<name>-dev)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (1 is faster when another process is busy on a small machine)."),
 ) -> None:
     """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
 
@@ -25,7 +28,14 @@ def run_command(
 
     console = Console()
     experiment = load_config(config)
-    folder = run_dir or Path("runs") / experiment.name
+    if split is not None:
+        experiment = with_eval_split(experiment, split, str(config))
+    suffix = "-dev" if experiment.eval.split == "dev" and split is not None else ""
+    folder = run_dir or Path("runs") / f"{experiment.name}{suffix}"
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     cells = experiment.cells()
     console.print(f"[bold]{experiment.name}[/]: {len(cells)} cells -> {folder}")
     if check:
@@ -39,13 +49,23 @@ def run_command(
         console.print(summary.report.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)
         console.print(f"report: {summary.report}")
     console.print(
-        f"{len(summary.finished)} finished, {len(summary.skipped)} already done, {len(summary.failed)} failed "
-        f"in {summary.seconds:.0f} s"
+        f"{len(summary.finished)} finished, {len(summary.skipped)} already done, {len(summary.failed)} failed"
+        + (f", {len(summary.busy)} left to the process running them" if summary.busy else "")
+        + f" in {summary.seconds:.0f} s"
     )
     for cell_id, why in summary.failed.items():
         console.print(f"[red]failed[/] {cell_id}: {why}", highlight=False, soft_wrap=True)
     if summary.failed:
         raise typer.Exit(1)
+
+
+def with_eval_split(experiment, split: str, source: str):
+    """The experiment evaluated on `split`, validated again (a dev split needs each task's dev_size)."""
+    from cotdistill.experiments import parse_config
+
+    data = experiment.model_dump(mode="json")
+    data["eval"]["split"] = split
+    return parse_config(data, source=f"{source} with --split {split}")
 
 
 def _quiet_loading_bars() -> None:

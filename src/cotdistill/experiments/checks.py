@@ -15,7 +15,10 @@ from cotdistill.errors import ConfigError, CotdistillError
 from cotdistill.experiments.config import ExperimentConfig
 from cotdistill.experiments.pipeline import (
     CURATE_SET_BY_GRID,
+    IMPORT_SETTINGS,
     TEACH_SET_BY_GRID,
+    import_source,
+    teacher_settings,
     TRAIN_SET_BY_GRID,
     curate_config,
     teach_config,
@@ -29,7 +32,8 @@ def semantic_problems(config: ExperimentConfig) -> list[str]:
     """Every problem found, each naming its field; empty when the config can run."""
     problems = _duplicate_columns(config) + _task_problems(config) + _student_problems(config.student)
     problems += _strategy_problems(config)
-    problems += _grid_owned("teacher", config.teacher, TEACH_SET_BY_GRID, "set by the experiment (tasks, samples_per_question, data_seed)")
+    problems += _teacher_problems("teacher", config.teacher)
+    problems += [p for i, t in enumerate(config.tasks) if t.teacher is not None for p in _teacher_problems(f"tasks.{i}.teacher", t.teacher)]
     problems += _grid_owned("curation", config.curation, CURATE_SET_BY_GRID, "set by the experiment (samples_per_question, noise, data_seed)")
     problems += _grid_owned("training", config.training, TRAIN_SET_BY_GRID, "set by the experiment (student, strategies, seeds)")
     problems += _stage_problems(config)
@@ -64,6 +68,8 @@ def _task_problems(config: ExperimentConfig) -> list[str]:
                 problems.append(f"tasks.{i}.{field}: task '{task.name}' has no split '{split}' (its splits: {', '.join(info.splits)})")
         if task.train_split == task.test_split:
             problems.append(f"tasks.{i}: train_split and test_split are both '{task.train_split}'; evaluate on held-out questions")
+        if config.eval.split == "dev" and not task.dev_size:
+            problems.append(f"tasks.{i}.dev_size: eval.split is dev, so each task needs a dev slice: set dev_size")
         accepted = task_options(info)
         for key in task.options:
             if key not in accepted or key in ("size", "seed"):
@@ -97,6 +103,21 @@ def _strategy_problems(config: ExperimentConfig) -> list[str]:
     return problems
 
 
+def _teacher_problems(section: str, settings: dict) -> list[str]:
+    """A sampling teacher's settings the grid owns; an import teacher's format and settings."""
+    if "import" not in settings:
+        return _grid_owned(section, settings, TEACH_SET_BY_GRID, "set by the experiment (tasks, samples_per_question, data_seed)")
+    from cotdistill.store.importers import IMPORT_FORMATS
+
+    problems = [f"{section}.{key}: not a setting of an import teacher (it takes {', '.join(sorted(IMPORT_SETTINGS))})"
+                for key in sorted(set(settings) - IMPORT_SETTINGS)]
+    if settings["import"] not in IMPORT_FORMATS:
+        problems.append(f"{section}.import: unknown format {settings['import']!r}; valid: {', '.join(IMPORT_FORMATS)}")
+    if settings["import"] != "dss" and not settings.get("path"):
+        problems.append(f"{section}.path: an import teacher of format {settings['import']!r} reads a file: set path")
+    return problems
+
+
 def _grid_owned(section: str, settings: dict, owned: set[str], why: str) -> list[str]:
     return [f"{section}.{key}: {why}; remove it here" for key in sorted(owned & set(settings))]
 
@@ -114,7 +135,13 @@ def _stage_problems(config: ExperimentConfig) -> list[str]:
             get_task_info(task.name)
         except CotdistillError:
             continue  # reported by _task_problems
-        problems += _validate("teacher", lambda: teach_config(config, task, PLACEHOLDER / "store.sqlite"))
+        teacher = teacher_settings(config, task)
+        if "import" in teacher:
+            source = import_source(teacher, task)
+            if teacher.get("path") and not source.is_file():
+                problems.append(f"teacher: {task.name}'s import file {source} does not exist")
+        else:
+            problems += _validate("teacher", lambda: teach_config(config, task, PLACEHOLDER / "store.sqlite"))
         for k in config.samples_per_question:
             for noise in config.noise:
                 problems += _validate("curation", lambda: curate_config(config, task, k, noise))

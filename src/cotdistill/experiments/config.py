@@ -8,9 +8,11 @@ ConfigError naming each field.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,10 +30,20 @@ class TaskSpec(_Strict):
     name: str = Field(description="A registered task name (`cotdistill tasks list`), e.g. synth-coin-flip.")
     train_split: str = Field("train", description="Split the teacher explains and the student trains on.")
     test_split: str = Field("test", description="Held-out split the student is evaluated on.")
-    train_size: int | None = Field(None, gt=0, description="Training questions (synthetic: generated; real: the first N).")
-    test_size: int | None = Field(None, gt=0, description="Test questions (synthetic: generated; real: the first N).")
+    train_size: int | None = Field(None, gt=0, description="Training questions (synthetic: generated; real: a seeded subset).")
+    test_size: int | None = Field(None, gt=0, description="Test questions (synthetic: generated; real: a seeded subset).")
+    dev_size: int | None = Field(None, gt=0, description="Questions held out of the training split as the dev slice (seeded; never trained on).")
     data_dir: str | None = Field(None, description="Data folder for real tasks; falls back to $COTDISTILL_DATA.")
     options: dict[str, Any] = Field(default_factory=dict, description="Extra task options passed to load_task (e.g. difficulty).")
+    teacher: dict[str, Any] | None = Field(None, description="This task's teacher, replacing the experiment's (e.g. its own published outputs to import).")
+
+    @property
+    def slug(self) -> str:
+        """The task name as one safe folder name (`jsonl:data/{split}.jsonl` holds '/' and ':')."""
+        if re.fullmatch(r"[A-Za-z0-9._-]+", self.name):
+            return self.name
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-")[-40:]
+        return f"{readable}-{hashlib.sha256(self.name.encode()).hexdigest()[:6]}"
 
 
 class StrategySpec(_Strict):
@@ -50,6 +62,7 @@ class StrategySpec(_Strict):
 class EvalSpec(_Strict):
     """How each cell's student is evaluated."""
 
+    split: Literal["test", "dev"] = Field("test", description="test: the task's test questions; dev: its dev slice (choose settings here).")
     batch_size: int = Field(8, gt=0, description="Questions decoded together.")
     max_new_tokens: int = Field(256, gt=0, description="Most new tokens per question.")
     self_consistency: int = Field(1, gt=0, description="Samples per question with majority vote (1 = greedy).")
@@ -71,7 +84,8 @@ class ExperimentConfig(_Strict):
     data_seed: int = Field(0, description="Seed for task generation, teacher sampling and curation (shared by all cells).")
     teacher: dict[str, Any] = Field(
         default_factory=lambda: {"teacher": "reference"},
-        description="Teacher settings: `cotdistill.teachers.TeachConfig` fields (teacher, model, params, prompt, error_rate, ...).",
+        description="Teacher settings: `cotdistill.teachers.TeachConfig` fields (teacher, model, params, prompt, error_rate, ...), "
+        "or published outputs: {import: FORMAT, path: FILE[, model: NAME]} (`cotdistill import` formats).",
     )
     curation: dict[str, Any] = Field(
         default_factory=dict,
@@ -132,7 +146,7 @@ class Cell(BaseModel):
     def id(self) -> str:
         """A readable folder name, unique within an experiment."""
         noise = f"{self.noise:g}".replace(".", "p")
-        return f"{self.task.name}__{self.strategy.id}__k{self.samples_per_question}__noise{noise}__seed{self.seed}"
+        return f"{self.task.slug}__{self.strategy.id}__k{self.samples_per_question}__noise{noise}__seed{self.seed}"
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

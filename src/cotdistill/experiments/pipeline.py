@@ -11,11 +11,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cotdistill.files import write_json_atomic
+from cotdistill.errors import CotdistillError
 from cotdistill.experiments.config import Cell, ExperimentConfig, TaskSpec
+from cotdistill.experiments.questions import TaskQuestions, floors, hold_out, seeded_subset
+from cotdistill.files import write_json_atomic
 
 # Settings the grid decides for each stage; setting them by hand in the config is an error.
 TEACH_SET_BY_GRID = {"task", "split", "store", "samples", "task_options", "limit", "shard", "seed"}
+IMPORT_SETTINGS = {"import", "path", "model", "answer_type"}
+# Bumped when the questions a task spec selects change meaning (v2: seeded subsets, dev slice), so
+# caches made under the old meaning are not reused.
+QUESTIONS_VERSION = 2
 CURATE_SET_BY_GRID = {"task", "split", "max_per_question", "noise", "seed", "teachers"}
 TRAIN_SET_BY_GRID = {"data", "strategy", "student", "out", "seed", "resume"}
 
@@ -27,32 +33,64 @@ def _key(*parts) -> str:
 
 
 def task_load_options(task: TaskSpec, split: str, data_seed: int) -> dict[str, Any]:
-    """load_task keyword arguments for one split: synthetic tasks take size+seed, real ones a limit."""
+    """load_task options for one split: synthetic tasks are generated at their size with data_seed;
+    real tasks are loaded whole (subsets are drawn by `task_questions`)."""
     from cotdistill.tasks import get_task_info, task_options
 
-    size = task.train_size if split == task.train_split else task.test_size
-    accepted = task_options(get_task_info(task.name))
     options = dict(task.options)
-    if "size" in accepted:
-        options.setdefault("seed", data_seed)
-        if size is not None:
-            options["size"] = size
-        return {"task_options": options, "limit": None}
-    return {"task_options": options, "limit": size}
+    if "size" not in task_options(get_task_info(task.name)):
+        return options
+    options.setdefault("seed", data_seed)
+    if split == task.train_split and task.train_size is not None:
+        options["size"] = task.train_size + (task.dev_size or 0)  # the dev slice comes out of the generated pool
+    elif split == task.test_split and task.test_size is not None:
+        options["size"] = task.test_size
+    return options
+
+
+def task_questions(task: TaskSpec, data_seed: int) -> TaskQuestions:
+    """The task's training questions (dev slice held out), dev slice and test questions."""
+    from cotdistill.tasks import load_task
+
+    def load(split: str) -> list:
+        return load_task(task.name, split, data_dir=task.data_dir, **task_load_options(task, split, data_seed))
+
+    rest, dev = hold_out(load(task.train_split), task.dev_size, data_seed)
+    return TaskQuestions(
+        train=seeded_subset(rest, task.train_size, data_seed),
+        dev=dev,
+        test=seeded_subset(load(task.test_split), task.test_size, data_seed),
+    )
+
+
+def teacher_settings(config: ExperimentConfig, task: TaskSpec) -> dict[str, Any]:
+    """The task's own teacher if it names one, else the experiment's."""
+    return task.teacher if task.teacher is not None else config.teacher
+
+
+def import_source(settings: dict[str, Any], task: TaskSpec) -> Path:
+    """An import teacher's file: as given, else relative to the task's data folder (where published outputs live)."""
+    path = Path(str(settings.get("path", ""))).expanduser()
+    if path.is_file() or path.is_absolute():
+        return path
+    from cotdistill.tasks import resolve_data_dir
+
+    try:
+        return resolve_data_dir(task.data_dir) / path
+    except CotdistillError:
+        return path
 
 
 def teach_config(config: ExperimentConfig, task: TaskSpec, store: Path):
     from cotdistill.teachers import TeachConfig
 
-    load = task_load_options(task, task.train_split, config.data_seed)
     return TeachConfig.model_validate({
-        **config.teacher,
+        **teacher_settings(config, task),
         "task": task.name,
         "split": task.train_split,
         "store": store,
         "samples": max(config.samples_per_question),
-        "task_options": load["task_options"],
-        "limit": load["limit"],
+        "task_options": task_load_options(task, task.train_split, config.data_seed),
         "seed": config.data_seed,
     })
 
@@ -91,26 +129,63 @@ class Pipeline:
         self.config = config
         self.run_dir = Path(run_dir)
         self.log = log
-        self._test_records: dict[str, list] = {}
+        self._questions: dict[str, TaskQuestions] = {}
 
     # --- shared data stages ---------------------------------------------------------------------
-    def teacher_store(self, task: TaskSpec) -> Path:
-        """The task's teacher samples (sampled once; the store itself resumes an interrupted run)."""
-        from cotdistill.teachers import teach
+    def questions(self, task: TaskSpec) -> TaskQuestions:
+        if task.name not in self._questions:
+            self._questions[task.name] = task_questions(task, self.config.data_seed)
+        return self._questions[task.name]
 
-        key = _key(task.model_dump(mode="json"), self.config.teacher, self.config.data_seed, max(self.config.samples_per_question))
-        folder = self.run_dir / "teacher" / f"{task.name}-{key}"
+    def teacher_folder(self, task: TaskSpec) -> Path:
+        settings = teacher_settings(self.config, task)
+        key = _key(task.model_dump(mode="json"), settings, self.config.data_seed, max(self.config.samples_per_question),
+                   QUESTIONS_VERSION)
+        return self.run_dir / "teacher" / f"{task.slug}-{key}"
+
+    def data_is_cheap(self, task: TaskSpec) -> bool:
+        """True when the task's teacher data is imported or already sampled (no teacher calls to make)."""
+        return "import" in teacher_settings(self.config, task) or (self.teacher_folder(task) / "done.json").is_file()
+
+    def teacher_store(self, task: TaskSpec) -> Path:
+        """The teacher samples of the task's training questions: sampled once, or imported from published
+        outputs (the store itself resumes an interrupted sampling run)."""
+        settings = teacher_settings(self.config, task)
+        folder = self.teacher_folder(task)
         store = folder / "store.sqlite"
         if (folder / "done.json").is_file():
             return store
         folder.mkdir(parents=True, exist_ok=True)
+        train = self.questions(task).train
+        if "import" in settings:
+            summary = self._import(settings, task, store, {r.id for r in train})
+        else:
+            summary = self._sample(task, store, train)
+        write_json_atomic(folder / "done.json", summary)
+        return store
+
+    def _import(self, settings: dict, task: TaskSpec, store: Path, questions: set[str]) -> dict:
+        import dataclasses
+
+        from cotdistill.store.importers import import_outputs
+
+        source = import_source(settings, task)
+        summary = import_outputs(store, settings["import"], task=task.name, split=task.train_split, path=source,
+                                 data_dir=task.data_dir, model=settings.get("model"),
+                                 answer_type=settings.get("answer_type", "numeric"), questions=questions)  # fmt: skip
+        self.log(f"  teacher: imported {summary.samples} {settings['import']} rationales of {summary.questions} {task.name} "
+                 f"questions from {source} ({summary.correct} right, {summary.parse_errors} unparsed)")
+        return dataclasses.asdict(summary)
+
+    def _sample(self, task: TaskSpec, store: Path, train: list) -> dict:
+        from cotdistill.teachers import teach
+
         teach_settings = teach_config(self.config, task, store)
         self.log(f"  teacher: sampling {teach_settings.samples} per question for {task.name} ({teach_settings.teacher})")
-        summary = teach(teach_settings, data_dir=task.data_dir, progress=False)
+        summary = teach(teach_settings, records=train, data_dir=task.data_dir, progress=False)
         if summary.failed_samples:
             raise RuntimeError(f"teacher: {summary.failed_samples} samples failed for {task.name}; re-run to retry them")
-        write_json_atomic(folder / "done.json", summary.as_dict())
-        return store
+        return summary.as_dict()
 
     def training_data(self, cell: Cell) -> Path:
         """The curated training set of a cell (shared by every strategy and seed)."""
@@ -119,7 +194,7 @@ class Pipeline:
         store = self.teacher_store(cell.task)
         settings = curate_config(self.config, cell.task, cell.samples_per_question, cell.noise)
         key = _key(str(store), settings.model_dump(mode="json"))
-        folder = self.run_dir / "curated" / f"{cell.task.name}-{key}"
+        folder = self.run_dir / "curated" / f"{cell.task.slug}-{key}"
         if not (folder / "manifest.json").is_file():
             manifest = curate(store, folder, settings)
             counts = manifest["counts"]
@@ -148,6 +223,7 @@ class Pipeline:
         return {"examples": meta.get("data", {}).get("examples"), "steps": meta.get("steps"), "train_tokens": meta.get("tokens")}
 
     def evaluate(self, cell: Cell, model_dir: Path, predictions: Path) -> dict:
+        """The cell's metrics on the evaluated questions (test, or the dev slice), with the task's floors."""
         from cotdistill.evaluation import EvalOptions, evaluate
 
         spec = self.config.eval
@@ -155,18 +231,21 @@ class Pipeline:
             self_consistency=spec.self_consistency, explain=spec.explain, batch_size=spec.batch_size,
             max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, seed=cell.seed, similarity=spec.similarity,
         )
-        return evaluate(model_dir, cell.task.name, records=self.test_records(cell.task), split=cell.task.test_split,
-                        options=options, predictions_out=predictions)
+        split = cell.task.test_split if spec.split == "test" else f"{cell.task.train_split} (dev slice)"
+        metrics = evaluate(model_dir, cell.task.name, records=self.eval_records(cell.task), split=split,
+                           options=options, predictions_out=predictions)  # fmt: skip
+        return {**metrics, "eval_split": spec.split, "floors": self.floors(cell.task)}
 
-    def test_records(self, task: TaskSpec) -> list:
-        if task.name not in self._test_records:
-            from cotdistill.tasks import load_task
+    def eval_records(self, task: TaskSpec) -> list:
+        records = self.questions(task).evaluated(self.config.eval.split)
+        if not records:
+            raise CotdistillError(f"task {task.name}: no {self.config.eval.split} questions to evaluate on"
+                                  + (" (set dev_size on the task)" if self.config.eval.split == "dev" else ""))
+        return records
 
-            load = task_load_options(task, task.test_split, self.config.data_seed)
-            self._test_records[task.name] = load_task(
-                task.name, task.test_split, data_dir=task.data_dir, limit=load["limit"], **load["task_options"]
-            )
-        return self._test_records[task.name]
+    def floors(self, task: TaskSpec) -> dict:
+        questions = self.questions(task)
+        return floors(questions.train, self.eval_records(task))
 
     # --- the end --------------------------------------------------------------------------------
     def report(self) -> Path:

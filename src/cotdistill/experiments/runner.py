@@ -9,6 +9,7 @@ Layout of a run folder:
     cells/<cell_id>/trained.json     written once training finished
     cells/<cell_id>/eval.json        the cell's result, written last and atomically: "done"
     cells/<cell_id>/error.json       why the cell failed, if it did (removed when it is retried)
+    cells/<cell_id>/running.json     the process working on the cell (another process leaves it alone)
     report/                          the rendered report
 
 Each cached artefact carries the hash of the settings that produced it, so a re-run skips only
@@ -52,6 +53,55 @@ def eval_key(config: ExperimentConfig, cell: Cell) -> str:
     return settings_key(train_key(config, cell), _dump(config.eval))
 
 
+RUNNING_FILE = "running.json"
+
+
+def claim(folder: Path) -> int | None:
+    """Take the cell for this process; None if taken, else the pid of the live process that holds it.
+
+    Two runs of one experiment (two terminals, a re-run while the first is busy) then share the grid
+    instead of training the same cell twice. A claim whose process is gone (killed) is taken over.
+    """
+    import os
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    path = folder / RUNNING_FILE
+    for _ in range(2):
+        try:
+            with open(path, "x", encoding="utf-8") as handle:  # atomic: exactly one process creates it
+                json.dump({**me, "started": time.time()}, handle)
+            return None
+        except FileExistsError:
+            holder = read_json(path) or {}
+            if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
+                return None
+            if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
+                path.unlink(missing_ok=True)  # left by a killed run: take it over
+                continue
+            return holder.get("pid", -1)
+    return -1
+
+
+def release(folder: Path) -> None:
+    (folder / RUNNING_FILE).unlink(missing_ok=True)
+
+
+def _alive(pid) -> bool:
+    import os
+
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -67,6 +117,7 @@ class RunSummary:
     finished: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)  # cells another live process was running
     report: Path | None = None
     seconds: float = 0.0
 
@@ -99,11 +150,17 @@ class Runner:
         write_json_atomic(self.run_dir / "config.json", _dump(self.config))
         summary = RunSummary(self.run_dir)
         cells = self.config.cells()
+        self.log_estimate([c for c in cells if not self.is_done(c)])
         for number, cell in enumerate(cells, 1):
             prefix = f"[{number}/{len(cells)}] {cell.id}"
             if self.is_done(cell):
                 summary.skipped.append(cell.id)
                 self.log(f"{prefix}: done already, skipped")
+                continue
+            owner = claim(self.cell_dir(cell))
+            if owner is not None:
+                summary.busy.append(cell.id)
+                self.log(f"{prefix}: process {owner} is running it, left to it")
                 continue
             cell_started = time.perf_counter()
             try:
@@ -113,6 +170,8 @@ class Runner:
                 self.record_failure(cell, error)
                 self.log(f"{prefix}: FAILED ({type(error).__name__}: {error}); see {self.cell_dir(cell) / 'error.json'}")
                 continue
+            finally:
+                release(self.cell_dir(cell))
             summary.finished.append(cell.id)
             low, high = result["ci95"]
             self.log(
@@ -123,6 +182,29 @@ class Runner:
             summary.report = self.pipeline.report()
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def log_estimate(self, pending: list[Cell]) -> None:
+        """Say how long the pending cells will take, from data that is ready or cheap to make (imports)."""
+        from cotdistill.experiments.estimate import CPU_TRAIN_TOKENS_PER_S, cell_seconds, measured_rate
+
+        if not pending:
+            return
+        rate = measured_rate(self.run_dir)
+        source = f"{rate:.0f} training tokens/s measured on this run's cells" if rate else (
+            f"{CPU_TRAIN_TOKENS_PER_S:.0f} training tokens/s, a 2-core CPU's rate for a 135M student")
+        seconds, counted = 0.0, 0
+        for cell in pending:
+            if not self.pipeline.data_is_cheap(cell.task):
+                continue
+            try:
+                data, questions = self.pipeline.training_data(cell), len(self.pipeline.eval_records(cell.task))
+            except Exception:  # noqa: BLE001 - the cell reports its own failure when its turn comes
+                continue
+            seconds += cell_seconds(self.config, cell, data, questions, rate or CPU_TRAIN_TOKENS_PER_S)
+            counted += 1
+        if counted:
+            rest = f"; {len(pending) - counted} cells wait for teacher sampling and are not counted" if counted < len(pending) else ""
+            self.log(f"estimate: ~{seconds / 60:.0f} min for {counted} pending cells (at {source}){rest}")
 
     def run_cell(self, cell: Cell, prefix: str) -> dict:
         folder = self.cell_dir(cell)

@@ -1,4 +1,5 @@
-"""Average finished cells over seeds: one summary per (task, strategy, noise, samples per question)."""
+"""Average finished cells over seeds: one summary per (task, strategy, noise, samples per question),
+and the learning gate: did a strategy's students learn anything beyond a constant answer?"""
 
 from __future__ import annotations
 
@@ -27,10 +28,20 @@ class Summary:
     """Sample standard deviation of accuracy across seeds (None with one seed)."""
     mean_generated_tokens: float | None
     mean_latency_s: float | None
+    floors: dict | None = None
+    """The task's floors on the evaluated questions (experiments.questions.floors), when the rows carry them."""
 
     @property
     def slice(self) -> tuple[float, int | None]:
         return (self.noise, self.samples_per_question)
+
+    @property
+    def learnt(self) -> bool | None:
+        """The learning gate: the accuracy interval lies wholly above the best constant answer's
+        (None when the floors are unknown). A comparison is only meaningful between students that learnt."""
+        if not self.floors or "best_constant_ci95" not in self.floors:
+            return None
+        return self.ci_low > self.floors["best_constant_ci95"][1]
 
 
 def summarise_rows(rows: list[dict]) -> list[Summary]:
@@ -59,7 +70,21 @@ def _summary(key: tuple, rows: list[dict]) -> Summary:
         accuracy_sd=statistics.stdev(accuracies) if len(rows) > 1 else None,
         mean_generated_tokens=_mean_or_none(r["mean_generated_tokens"] for r in rows),
         mean_latency_s=_mean_or_none(r["mean_latency_s"] for r in rows),
+        floors=next((r["floors"] for r in rows if r.get("floors")), None),
     )
+
+
+def compare(a: Summary, b: Summary) -> str:
+    """One line on `a` against `b` (same task and slice): the difference in points and whether the
+    intervals are apart, or why the comparison is not testable."""
+    missing = [s.strategy for s in (a, b) if s.learnt is False]
+    if missing:
+        return f"{a.strategy} vs {b.strategy}: not testable ({' and '.join(missing)} did not learn)"
+    difference = 100 * (a.accuracy - b.accuracy)
+    apart = a.ci_low > b.ci_high or b.ci_low > a.ci_high
+    verdict = ("higher" if difference > 0 else "lower") + (", intervals apart" if apart else ", intervals overlap")
+    unknown = "; floors unknown, so whether both learnt is unchecked" if a.learnt is None or b.learnt is None else ""
+    return f"{a.strategy} vs {b.strategy}: {difference:+.1f} points ({verdict}){unknown}"
 
 
 def _mean_or_none(values) -> float | None:

@@ -51,17 +51,32 @@ def accuracy_by_strategy(summaries: list[Summary], path: Path, title: str) -> Pa
         bars = [(tasks.index(s.task), s) for s in chosen if s.strategy == strategy]
         xs = [x - 0.4 + width * (i + 0.5) for x, _ in bars]
         members = [s for _, s in bars]
-        axes.bar(xs, [100 * s.accuracy for s in members], width, label=strategy,
-                 yerr=_errors(members), capsize=3, error_kw={"elinewidth": 1})
+        bars = axes.bar(xs, [100 * s.accuracy for s in members], width, label=strategy,
+                        yerr=_errors(members), capsize=3, error_kw={"elinewidth": 1})
+        for bar, summary in zip(bars, members):
+            if summary.learnt is False:  # the learning gate: faded and hatched
+                bar.set_alpha(0.35)
+                bar.set_hatch("//")
+    _draw_floors(axes, chosen, tasks)
     axes.set_xticks(range(len(tasks)), tasks)
     axes.set_ylabel("accuracy (%)")
     axes.set_ylim(0, 105)
-    axes.set_title(f"{title}\naccuracy by strategy ({slice_label(noise, samples)}; bars: 95% CI)", fontsize=10)
+    axes.set_title(f"{title}\naccuracy by strategy ({slice_label(noise, samples)}; bars: 95% CI; "
+                   "dashed: best constant answer; hatched: did not learn)", fontsize=9)
     axes.legend(fontsize=8, ncols=min(len(strategies), 4), loc="upper center", bbox_to_anchor=(0.5, -0.1))
     axes.grid(axis="y", alpha=0.3)
     _save(figure, path)
     plt.close(figure)
     return path
+
+
+def _draw_floors(axes, summaries: list[Summary], tasks: list[str]) -> None:
+    """A dashed line across each task's group at its best constant answer (the learning gate's floor)."""
+    for x, task in enumerate(tasks):
+        floor = next((s.floors for s in summaries if s.task == task and s.floors), None)
+        if floor and "best_constant_accuracy" in floor:
+            axes.hlines(100 * floor["best_constant_accuracy"], x - 0.45, x + 0.45, colors="black",
+                        linestyles="dashed", linewidth=1)
 
 
 def accuracy_vs(summaries: list[Summary], axis: str, path: Path, title: str) -> Path:
@@ -88,8 +103,14 @@ def accuracy_vs(summaries: list[Summary], axis: str, path: Path, title: str) -> 
         for i, strategy in enumerate(strategies):
             line = sorted((s for s in chosen if s.task == task and s.strategy == strategy), key=lambda s: getattr(s, axis))
             dodge = 0.012 * span * (i - (len(strategies) - 1) / 2)  # keep overlapping error bars apart
-            axes.errorbar([getattr(s, axis) + dodge for s in line], [100 * s.accuracy for s in line],
-                          yerr=_errors(line), marker="o", capsize=3, label=strategy)
+            drawn = axes.errorbar([getattr(s, axis) + dodge for s in line], [100 * s.accuracy for s in line],
+                                  yerr=_errors(line), marker="o", capsize=3, label=strategy)
+            unlearnt = [s for s in line if s.learnt is False]  # hollow markers: did not learn
+            axes.scatter([getattr(s, axis) + dodge for s in unlearnt], [100 * s.accuracy for s in unlearnt],
+                         facecolors="white", edgecolors=drawn[0].get_color(), zorder=3)
+        floor = next((s.floors for s in chosen if s.task == task and s.floors), None)
+        if floor and "best_constant_accuracy" in floor:
+            axes.axhline(100 * floor["best_constant_accuracy"], color="black", linestyle="dashed", linewidth=1)
         axes.set_title(task, fontsize=10)
         axes.set_xlabel(xlabel, fontsize=8)
         axes.set_ylabel("accuracy (%)")
@@ -99,7 +120,8 @@ def accuracy_vs(summaries: list[Summary], axis: str, path: Path, title: str) -> 
             axes.set_xticks(sorted({s.samples_per_question for s in chosen}))
     panels[0][-1].legend(fontsize=8)
     what = "rationale noise" if axis == "noise" else "samples per question"
-    figure.suptitle(f"{title}: accuracy vs {what} ({held}; bars: 95% CI)", fontsize=10)
+    figure.suptitle(f"{title}: accuracy vs {what} ({held}; bars: 95% CI; dashed: best constant answer; "
+                    "hollow: did not learn)", fontsize=10)
     figure.tight_layout()
     _save(figure, path)
     plt.close(figure)

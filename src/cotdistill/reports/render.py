@@ -36,7 +36,7 @@ def render_report(rows: list[dict], out_dir: str | Path, title: str = "cotdistil
             plots.append(accuracy_vs(summaries, "samples_per_question", out_dir / "accuracy_vs_samples.png", title).name)
     summary = {
         "title": title,
-        "summaries": [dataclasses.asdict(s) for s in summaries],
+        "summaries": [{**dataclasses.asdict(s), "learnt": s.learnt} for s in summaries],
         "failed": [row for row in rows if row["status"] == "failed"],
     }
     write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cotdistill.reports.aggregate import Summary, ordered
+from cotdistill.reports.aggregate import Summary, compare, ordered
 
 MISSING = "–"
 
@@ -19,7 +19,33 @@ def accuracy_cell(s: Summary) -> str:
     seeds = f"{s.seeds} seed" + ("s" if s.seeds != 1 else "")
     if s.accuracy_sd is not None:
         seeds += f", sd {100 * s.accuracy_sd:.1f}"
-    return f"{text} ({seeds})"
+    return f"{text} ({seeds})" + (" did not learn" if s.learnt is False else "")
+
+
+def floor_rows(summaries: list[Summary]) -> list[str]:
+    """Table rows under the strategies: the best constant answer (the gate's floor) and the training
+    questions' commonest answer, per task."""
+    tasks = ordered(s.task for s in summaries)
+    floors = {t: next((s.floors for s in summaries if s.task == t and s.floors), None) for t in tasks}
+    if not any(floors.values()):
+        return []
+
+    def cell(floor: dict | None, kind: str) -> str:
+        if not floor:
+            return MISSING
+        return f'{percent(floor[f"{kind}_accuracy"])} ("{floor[f"{kind}_answer"]}")'
+
+    return [f"| *{label}* | " + " | ".join(cell(floors[t], kind) for t in tasks) + " |"
+            for kind, label in (("best_constant", "best constant answer"), ("constant", "commonest training answer"))]
+
+
+def comparisons(summaries: list[Summary]) -> list[str]:
+    """Every pair of strategies on each task, in config order: the difference, or why it is not testable."""
+    lines = []
+    for task in ordered(s.task for s in summaries):
+        members = [s for s in summaries if s.task == task]
+        lines += [f"- {task}: {compare(a, b)}" for i, a in enumerate(members) for b in members[i + 1:]]
+    return lines
 
 
 def cost_cell(s: Summary) -> str:
@@ -36,8 +62,8 @@ def slice_label(noise: float, samples: int | None) -> str:
     return ", ".join(parts)
 
 
-def grid(summaries: list[Summary], cell: Callable[[Summary], str]) -> str:
-    """A Markdown table of `cell(summary)`: one row per strategy, one column per task."""
+def grid(summaries: list[Summary], cell: Callable[[Summary], str], extra: list[str] | None = None) -> str:
+    """A Markdown table of `cell(summary)`: one row per strategy, one column per task (then `extra` rows)."""
     tasks = ordered(s.task for s in summaries)
     strategies = ordered(s.strategy for s in summaries)
     by_key = {(s.strategy, s.task): s for s in summaries}
@@ -45,7 +71,7 @@ def grid(summaries: list[Summary], cell: Callable[[Summary], str]) -> str:
     for strategy in strategies:
         cells = [cell(by_key[strategy, t]) if (strategy, t) in by_key else MISSING for t in tasks]
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + (extra or []))
 
 
 def failed_list(rows: list[dict]) -> str:
@@ -70,14 +96,19 @@ def markdown_report(title: str, summaries: list[Summary], rows: list[dict], plot
         out += [
             "Accuracy in % on the test questions: mean over seeds ± half the width of the 95% Wilson",
             "interval (averaged over seeds); `sd` is the spread across seeds. Cost: mean generated tokens",
-            "and mean wall-clock latency per question.",
+            "and mean wall-clock latency per question. The learning gate: a strategy \"did not learn\" where",
+            "its interval is not wholly above the best constant answer's (the best any single answer scores",
+            "on the same questions); comparisons involving it are not testable.",
             "",
         ]
     slices = sorted(ordered(s.slice for s in summaries), key=lambda k: (k[0], k[1] if k[1] is not None else -1))
     for noise, samples in slices:
         chosen = [s for s in summaries if s.slice == (noise, samples)]
         label = slice_label(noise, samples)
-        out += [f"## Accuracy (%): {label}", "", grid(chosen, accuracy_cell), ""]
+        out += [f"## Accuracy (%): {label}", "", grid(chosen, accuracy_cell, floor_rows(chosen)), ""]
+        pairs = comparisons(chosen)
+        if pairs:
+            out += [f"### Comparisons: {label}", ""] + pairs + [""]
         out += [f"### Tokens and latency per question: {label}", "", grid(chosen, cost_cell), ""]
     if not summaries:
         out += ["No finished cells yet.", ""]

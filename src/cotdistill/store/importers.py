@@ -69,10 +69,12 @@ def import_outputs(
     data_dir: str | Path | None = None,
     model: str | None = None,
     answer_type: str = "numeric",
+    questions: set[str] | None = None,
 ) -> ImportSummary:
     """Import one source into `store`; see the module docstring for the formats.
 
-    `task` may be left out for `ftcot` (the file names its dataset); the others need it.
+    `task` may be left out for `ftcot` (the file names its dataset); the others need it. `questions`
+    keeps only those question ids (an experiment's training subset).
     """
     if task is None and fmt != "ftcot":
         raise CotdistillError(f"--format {fmt} needs --task NAME (the task the questions belong to)")
@@ -93,6 +95,9 @@ def import_outputs(
         source_files = [source]
     else:
         raise unknown_name("import format", fmt, list(IMPORT_FORMATS))
+    if questions is not None:
+        kept = [(r, o) for r, o in zip(records, outputs) if r.id in questions]
+        records, outputs = [r for r, _ in kept], [o for _, o in kept]
     config = TeacherConfig(
         task=task, split=split, backend=f"import:{fmt}", model=model or "unknown", prompt="imported",
         extra={"source_sha256": _hash_files(source_files)},

@@ -1,0 +1,66 @@
+"""How long the pending cells of a run will take, said before they start.
+
+Training time is training tokens over a rate: the rate this run measured on its finished cells
+(trained.json), else a CPU default (SmolLM2-135M with LoRA on 2 cores, fitted to the benchmark
+cells). Tokens are counted from the curated data (characters / CHARS_PER_TOKEN, as each strategy
+lays them out); evaluation is a per-question cost plus the decoding steps. Teacher sampling is not
+included: it depends on the teacher's endpoint, and `teach` reports its own progress.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from cotdistill.experiments.config import Cell, ExperimentConfig
+
+CPU_TRAIN_TOKENS_PER_S = 180.0
+CHARS_PER_TOKEN = 3.6  # English prose and maths, SmolLM2's tokenizer
+EVAL_S_PER_QUESTION, DECODE_STEPS_PER_S, CELL_OVERHEAD_S = 0.35, 180.0, 15.0
+PROMPT_OVERHEAD_TOKENS = 8  # the template's "Question: ... Answer:" and the separator or answer phrase
+
+
+def example_tokens(folder: Path, strategy: str) -> tuple[int, float]:
+    """(examples, mean tokens per training sequence) of a curated folder, for one strategy."""
+    question = rationale = answer = 0
+    examples = 0
+    with (folder / "train.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                examples += 1
+                question += len(row["question"]) + sum(len(c) + 5 for c in row.get("choices") or [])
+                rationale += sum(len(r) for r in row.get("rationales", []))
+                answer += len(str(row["answer"]))
+    if not examples:
+        return 0, 0.0
+    q, r, a = (chars / examples / CHARS_PER_TOKEN for chars in (question, rationale, answer))
+    per_example = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)
+    return examples, per_example + PROMPT_OVERHEAD_TOKENS
+
+
+def measured_rate(run_dir: Path) -> float | None:
+    """Training tokens per second over this run's trained cells, if any finished."""
+    tokens = seconds = 0.0
+    for path in (run_dir / "cells").glob("*/trained.json"):
+        trained = json.loads(path.read_text(encoding="utf-8"))
+        if trained.get("train_tokens") and trained.get("seconds"):
+            tokens += trained["train_tokens"]
+            seconds += trained["seconds"]
+    return tokens / seconds if seconds else None
+
+
+def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_questions: int, rate: float) -> float:
+    """Train + evaluate seconds of one cell whose curated data is `data`."""
+    training = {**config.training, **cell.strategy.training}
+    examples, per_example = example_tokens(data, cell.strategy.name)
+    batch = training.get("batch_size", 8) * training.get("grad_accum", 1)
+    if training.get("max_steps"):
+        sequences = training["max_steps"] * batch
+    else:
+        sequences = examples * (2 if cell.strategy.name == "prefix" else 1) * training.get("epochs", 3.0)
+        sequences = math.ceil(sequences / batch) * batch
+    steps = config.eval.max_new_tokens / 2 if cell.strategy.name == "pre-thinking" else 8
+    per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
+    return sequences * per_example / rate + eval_questions * per_question + CELL_OVERHEAD_S

@@ -1,0 +1,109 @@
+"""The runner's data side and the learning gate: seeded subsets, the dev slice, floors, import
+teachers, claims on cells, and how the report says which students did not learn."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cotdistill.experiments import parse_config, run_experiment
+from cotdistill.experiments.questions import floors, hold_out, seeded_subset
+from cotdistill.experiments.runner import RUNNING_FILE, claim, release
+from cotdistill.records import Record
+from cotdistill.reports import render_report
+
+
+def _record(i: int, answer: str) -> Record:
+    return Record(id=f"q{i}", question=f"question {i}", answer=answer, answer_type="yes_no")
+
+
+def test_seeded_subsets_keep_file_order_and_the_dev_slice_is_disjoint():
+    pool = [_record(i, "yes") for i in range(50)]
+    subset = seeded_subset(pool, 10, seed=3)
+    assert subset == seeded_subset(pool, 10, seed=3) and subset != seeded_subset(pool, 10, seed=4)
+    assert [r.id for r in subset] == sorted((r.id for r in subset), key=lambda i: int(i[1:]))
+    rest, dev = hold_out(pool, 8, seed=3)
+    assert len(dev) == 8 and len(rest) == 42 and not {r.id for r in dev} & {r.id for r in rest}
+    assert hold_out(pool, None, seed=3) == (pool, [])
+
+
+def test_floors_by_hand():
+    train = [_record(i, a) for i, a in enumerate(["yes", "yes", "no"])]  # commonest training answer: yes
+    evaluated = [_record(i, a) for i, a in enumerate(["no", "no", "no", "yes"])]
+    found = floors(train, evaluated)
+    assert found["constant_answer"] == "yes" and found["constant_accuracy"] == 0.25
+    assert found["best_constant_answer"] == "no" and found["best_constant_accuracy"] == 0.75
+    low, high = found["best_constant_ci95"]
+    assert low < 0.75 < high and found["n"] == 4
+
+
+def _row(strategy: str, accuracy: float, ci: list[float], seed: int = 0) -> dict:
+    best = {"n": 100, "constant_answer": "yes", "constant_accuracy": 0.5, "best_constant_answer": "yes",
+            "best_constant_accuracy": 0.5, "best_constant_ci95": [0.40, 0.60]}
+    return {"task": "coin-flip", "strategy": strategy, "seed": seed, "n": 100, "accuracy": accuracy, "ci95": ci,
+            "mean_generated_tokens": 2.0, "mean_latency_s": 0.1, "floors": best}
+
+
+def test_the_report_marks_students_that_did_not_learn_and_refuses_their_comparisons(tmp_path):
+    rows = [_row("answer-only", 0.83, [0.75, 0.89]), _row("pre-thinking", 0.96, [0.91, 0.98]),
+            _row("pst", 0.55, [0.45, 0.65])]  # pst's interval overlaps the best constant's [0.40, 0.60]
+    report = render_report(rows, tmp_path / "report").read_text()
+    assert "| pst | 55.0 ± 10.0 (1 seed) did not learn |" in report
+    assert "| answer-only | 83.0 ± 7.0 (1 seed) |" in report
+    assert '| *best constant answer* | 50.0 ("yes") |' in report
+    assert "coin-flip: answer-only vs pst: not testable (pst did not learn)" in report
+    assert "coin-flip: answer-only vs pre-thinking: -13.0 points (lower, intervals apart)" in report
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert [s["learnt"] for s in summary["summaries"]] == [True, True, False]
+
+
+def test_a_cell_claimed_by_a_live_process_is_left_to_it_and_a_dead_claim_is_taken_over(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / RUNNING_FILE).write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename}))
+        assert claim(tmp_path) == sleeper.pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert claim(tmp_path) is None  # its process is gone: the claim is stale
+    assert json.loads((tmp_path / RUNNING_FILE).read_text())["pid"] == os.getpid()
+    release(tmp_path)
+    assert not (tmp_path / RUNNING_FILE).exists()
+
+
+@pytest.mark.slow
+def test_an_import_teacher_and_a_dev_slice_run_end_to_end(tmp_path):
+    """Published rationales imported (format jsonl), the dev slice held out of training, evaluated on it."""
+    lines = [{"id": f"c{i}", "question": f"A coin is heads up. {'Ann flips it. ' * (i % 2)}Is it still heads up?",
+              "answer": "no" if i % 2 else "yes", "answer_type": "yes_no",
+              "rationales": [f"{'One flip makes it tails. So the answer is no.' if i % 2 else 'No flips. The answer is yes.'}"]}
+             for i in range(24)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps({**r, "id": f"t{i}", "rationales": []}) + "\n"
+                                                 for i, r in enumerate(lines[:6])))
+    config = parse_config({
+        "name": "imported", "student": "tiny-llama",
+        "tasks": [{"name": f"jsonl:{tmp_path}/{{split}}.jsonl", "train_size": 12, "dev_size": 6,
+                   "teacher": {"import": "jsonl", "path": str(tmp_path / "train.jsonl")}}],
+        "strategies": ["answer-only"],
+        "curation": {"filter": "correct", "label": "gold"},
+        "training": {"max_steps": 1, "batch_size": 4, "report_to": []},
+        "eval": {"split": "dev", "batch_size": 4, "max_new_tokens": 4, "similarity": False},
+    })
+    run_dir = tmp_path / "run"
+    logs = []
+    summary = run_experiment(config, run_dir, log=logs.append)
+    assert summary.ok, summary.failed
+    assert any(line.startswith("estimate: ~") for line in logs)
+    (cell,) = (run_dir / "cells").iterdir()
+    result = json.loads((cell / "eval.json").read_text())
+    assert result["n"] == 6 and result["eval_split"] == "dev" and result["floors"]["n"] == 6
+    trained_on = {json.loads(line)["id"] for line in next((run_dir / "curated").iterdir()).joinpath("train.jsonl").open()}
+    evaluated = {json.loads(line)["id"] for line in (cell / "eval.predictions.jsonl").open()}
+    assert len(trained_on) == 12 and len(evaluated) == 6 and not trained_on & evaluated
+    assert not (cell / RUNNING_FILE).exists()
+    assert "best constant answer" in (run_dir / "report" / "report.md").read_text()
