@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cotdistill.errors import DataError
+from cotdistill.errors import CotdistillError, DataError
 from cotdistill.store import RationaleStore
 from cotdistill.store.importers import import_outputs
 
@@ -173,3 +173,11 @@ def test_jsonl_import_reads_the_documented_task_format(tmp_path):
                       '{"question": "Is 2 even?", "answer": "Yes", "answer_type": "yes_no", "rationales": ["2 = 2 * 1. The answer is yes."]}\n')
     summary = import_outputs(tmp_path / "s.sqlite", "jsonl", task="mine", path=source, answer_type="numeric")
     assert (summary.questions, summary.samples, summary.correct) == (2, 2, 2)
+
+
+def test_task_format_imports_the_rationales_a_task_carries(tmp_path, shared_data):
+    summary = import_outputs(tmp_path / "s.sqlite", "task", task="svamp-mcc", split="train", data_dir=shared_data,
+                             questions={"svamp-mcc-train-0", "svamp-mcc-train-1"})
+    assert (summary.questions, summary.samples) == (2, 20)  # MCC-KD: 10 rationales per question
+    with pytest.raises(CotdistillError, match="carries no rationales"):
+        import_outputs(tmp_path / "s.sqlite", "task", task="coin-flip", data_dir=shared_data)

@@ -11,6 +11,8 @@ Formats
   two-stage zero-shot-CoT: `reasoning_completion` is the rationale and the answer stage's `completion`
   gives the teacher's answer. Sample indices are the Fine-tune-CoT indices the zero-shot-CoT tasks use
   as record ids, so the rationales join the task's questions; every completion is one sample.
+- `task`: the rationales a task's own records carry (`cotdistill tasks show`: SVAMP and CQA's PaLM
+  rationales, MCC-KD's 10 per question, GSM8K's human solutions), one sample each.
 
 Each rationale is parsed exactly like a sampled completion (answer extracted, correctness checked,
 unparseable ones stored with their error). Importing twice adds nothing: the rows already exist.
@@ -29,7 +31,7 @@ from cotdistill.errors import CotdistillError, DataError, unknown_name
 from cotdistill.records import CHOICE_LETTERS, AnswerType, Record
 from cotdistill.store.sqlite import RationaleStore, Sample, TeacherConfig
 
-IMPORT_FORMATS = ("dss", "multi-rationale", "jsonl", "ftcot")
+IMPORT_FORMATS = ("dss", "multi-rationale", "jsonl", "ftcot", "task")
 # Fine-tune-CoT dataset keys -> the zero-shot-CoT task that holds their questions and splits.
 FTCOT_TASKS = {
     "addsub": "addsub", "aqua": "aqua", "coin_flip": "coin-flip", "commonsense_qa": "commonsenseqa",
@@ -89,6 +91,9 @@ def import_outputs(
         source = _required_path(path, fmt)
         records, outputs = _read_record_jsonl(source, answer_type)
         source_files = [source]
+    elif fmt == "task":
+        records, outputs = _read_task_rationales(task, split, data_dir)
+        source_files = []
     elif fmt == "ftcot":
         source = _required_path(path, fmt)
         task, records, outputs, model = _read_ftcot(source, task, split, data_dir, model)
@@ -100,7 +105,8 @@ def import_outputs(
         records, outputs = [r for r, _ in kept], [o for _, o in kept]
     config = TeacherConfig(
         task=task, split=split, backend=f"import:{fmt}", model=model or "unknown", prompt="imported",
-        extra={"source_sha256": _hash_files(source_files)},
+        # The source's content: its files, or (format task) the records and rationales themselves.
+        extra={"source_sha256": _hash_files(source_files) if source_files else _hash_outputs(records, outputs)},
     )
     return _store_outputs(store, config, records, outputs)
 
@@ -125,6 +131,17 @@ def _read_dss(task: str, split: str, data_dir: str | Path | None) -> tuple[list[
     raw = teacher_outputs(folder, split, len(records))  # the uncut completions, one per row
     files = sorted(folder.glob(f"llm/{split}_CoT_*.json")) + [folder / f"{task}_{split}.json"]
     return records, [[Output(text)] for text in raw], files
+
+
+def _read_task_rationales(task: str, split: str, data_dir) -> tuple[list[Record], list[list[Output]]]:
+    from cotdistill.tasks import get_task_info, load_task
+
+    records = load_task(task, split, data_dir=data_dir)
+    if not any(r.rationales for r in records):
+        raise CotdistillError(f"task '{task}' ({get_task_info(task).source}) carries no rationales in split '{split}': "
+                              "import its teacher outputs with another --format, or sample them with `cotdistill teach`")
+    outputs = [[Output(text) for text in r.rationales] for r in records]
+    return [r.model_copy(update={"rationales": []}) for r in records], outputs
 
 
 def _read_multi_rationale(path: Path, task: str, split: str, answer_type: str) -> tuple[list[Record], list[list[Output]]]:
@@ -241,6 +258,14 @@ def _listed_choices(question: str) -> list[str] | None:
     parts = re.split(r"\s*\(([A-J])\)\s*", listed)[1:]
     texts = [text.strip().rstrip(",.").strip() for text in parts[1::2]]
     return texts or None
+
+
+def _hash_outputs(records: list[Record], outputs: list[list[Output]]) -> str:
+    digest = hashlib.sha256()
+    for record, texts in zip(records, outputs):
+        digest.update(record.to_json().encode())
+        digest.update(json.dumps(texts).encode())
+    return digest.hexdigest()[:16]
 
 
 def _hash_files(paths: list[Path]) -> str:
