@@ -127,3 +127,40 @@ def test_export_cli_prints_the_files_and_fails_cleanly(student, tmp_path):
     assert "Modelfile" in ok.stdout and ".gguf" in ok.stdout
     bad = subprocess.run(cli + ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "h")], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope" in bad.stderr
+
+
+@pytest.mark.parametrize("new_separator_token", [False, True])
+def test_an_unmerged_lora_adapter_is_merged_into_the_export(tiny_llama, tmp_path, new_separator_token):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from cotdistill.training import load_config, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.jsonl").write_text("".join(r.to_json() + "\n" for r in RECORDS))
+    (data / "manifest.json").write_text(json.dumps({"task": "toy", "answer_type": "numeric", "count": len(RECORDS)}))
+    config = load_config(data=data, strategy="post-thinking", student="tiny-llama", out=tmp_path / "adapter", lora=True,
+                         merge_lora=False, max_steps=2, lr=1e-2, new_separator_token=new_separator_token,
+                         batch_size=2, report_to=[], progress=False, seed=0)  # fmt: skip
+    adapter = train(config)
+    assert (adapter / "adapter_config.json").is_file() and not (adapter / "model.safetensors").exists()
+    out = export_model(adapter, tmp_path / "hf", "hf").out
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+    ids = torch.tensor([[1, 2, 3, 400, 5000]])
+    with torch.no_grad():
+        reference = _unmerged(adapter, tiny_llama)(ids).logits
+        merged = AutoModelForCausalLM.from_pretrained(out)(ids).logits
+        base = AutoModelForCausalLM.from_pretrained(tiny_llama)(ids).logits
+    assert torch.allclose(merged, reference, atol=1e-4)
+    assert not torch.allclose(merged[..., : base.shape[-1]], base, atol=1e-4)  # the adapter did change something
+
+
+def _unmerged(adapter: Path, base_dir: Path):
+    """The adapter applied on the fly by peft (not merged), on a base resized to the adapter's vocabulary."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = AutoModelForCausalLM.from_pretrained(base_dir)
+    base.resize_token_embeddings(len(AutoTokenizer.from_pretrained(adapter)))
+    return PeftModel.from_pretrained(base, adapter).eval()
