@@ -34,6 +34,7 @@ def semantic_problems(config: ExperimentConfig) -> list[str]:
     problems += _strategy_problems(config)
     problems += _teacher_problems("teacher", config.teacher)
     problems += [p for i, t in enumerate(config.tasks) if t.teacher is not None for p in _teacher_problems(f"tasks.{i}.teacher", t.teacher)]
+    problems += [p for i, t in enumerate(config.tasks) for p in _grid_owned(f"tasks.{i}.training", t.training, TRAIN_SET_BY_GRID, "set by the experiment")]
     problems += _grid_owned("curation", config.curation, CURATE_SET_BY_GRID, "set by the experiment (samples_per_question, noise, data_seed)")
     problems += _grid_owned("training", config.training, TRAIN_SET_BY_GRID, "set by the experiment (student, strategies, seeds)")
     problems += _stage_problems(config)
@@ -147,15 +148,16 @@ def _stage_problems(config: ExperimentConfig) -> list[str]:
                 problems += _validate("curation", lambda: curate_config(config, task, k, noise))
     for key in sorted(set(config.training) & set(STRATEGY_OPTIONS)):
         problems.append(f"training.{key}: a strategy option; set it under strategies[].options")
-    cell_by_strategy = {cell.strategy.id: cell for cell in config.cells()}
-    for i, spec in enumerate(config.strategies):
-        if spec.name not in STRATEGIES:
-            continue  # reported by _strategy_problems
-        cell = cell_by_strategy[spec.id]
-        settings = train_settings(config, cell, PLACEHOLDER, PLACEHOLDER)
-        where = {k: f"strategies.{i}.options" for k in spec.options}
-        where.update({k: f"strategies.{i}.training" for k in spec.training})
-        problems += _validate("training", lambda: TrainConfig.model_validate(settings), where)
+    cell_of = {(cell.task.name, cell.strategy.id): cell for cell in config.cells()}
+    for t, task in enumerate(config.tasks):
+        for i, spec in enumerate(config.strategies):
+            if spec.name not in STRATEGIES:
+                continue  # reported by _strategy_problems
+            settings = train_settings(config, cell_of[task.name, spec.id], PLACEHOLDER, PLACEHOLDER)
+            where = {k: f"tasks.{t}.training" for k in task.training}
+            where.update({k: f"strategies.{i}.options" for k in spec.options})
+            where.update({k: f"strategies.{i}.training" for k in spec.training})
+            problems += _validate("training", lambda: TrainConfig.model_validate(settings), where)
     return problems
 
 

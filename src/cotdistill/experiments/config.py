@@ -36,6 +36,7 @@ class TaskSpec(_Strict):
     data_dir: str | None = Field(None, description="Data folder for real tasks; falls back to $COTDISTILL_DATA.")
     options: dict[str, Any] = Field(default_factory=dict, description="Extra task options passed to load_task (e.g. difficulty).")
     teacher: dict[str, Any] | None = Field(None, description="This task's teacher, replacing the experiment's (e.g. its own published outputs to import).")
+    training: dict[str, Any] = Field(default_factory=dict, description="Training settings for this task only (its budget: epochs, lr, max_len); a strategy's own win.")
 
     @property
     def slug(self) -> str:

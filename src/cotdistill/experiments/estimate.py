@@ -53,7 +53,7 @@ def measured_rate(run_dir: Path) -> float | None:
 
 def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_questions: int, rate: float) -> float:
     """Train + evaluate seconds of one cell whose curated data is `data`."""
-    training = {**config.training, **cell.strategy.training}
+    training = {**config.training, **cell.task.training, **cell.strategy.training}
     examples, per_example = example_tokens(data, cell.strategy.name)
     batch = training.get("batch_size", 8) * training.get("grad_accum", 1)
     if training.get("max_steps"):

@@ -109,9 +109,10 @@ def curate_config(config: ExperimentConfig, task: TaskSpec, k: int, noise: float
 
 
 def train_settings(config: ExperimentConfig, cell: Cell, data: Path, out: Path) -> dict[str, Any]:
-    """The TrainConfig fields of one cell: shared training settings, the strategy's, then the grid's."""
+    """The TrainConfig fields of one cell: shared training settings, the task's, the strategy's, then the grid's."""
     return {
         **config.training,
+        **cell.task.training,
         **cell.strategy.training,
         **cell.strategy.options,
         "data": data,

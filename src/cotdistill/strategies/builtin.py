@@ -114,7 +114,9 @@ class PostThinking(Strategy):
 
     @property
     def separator_text(self) -> str:
-        return self.separator.strip()
+        """What inference stops at and splits on: the separator without its padding spaces (a
+        separator that is only whitespace, such as a newline, is itself)."""
+        return self.separator.strip() or self.separator
 
     def setup_tokenizer(self, tokenizer) -> list[int]:
         if not self.new_separator_token:
