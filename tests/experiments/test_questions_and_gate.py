@@ -107,3 +107,22 @@ def test_an_import_teacher_and_a_dev_slice_run_end_to_end(tmp_path):
     assert len(trained_on) == 12 and len(evaluated) == 6 and not trained_on & evaluated
     assert not (cell / RUNNING_FILE).exists()
     assert "best constant answer" in (run_dir / "report" / "report.md").read_text()
+
+
+def test_run_can_be_limited_to_some_cells_and_refuses_names_not_in_the_experiment(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from cotdistill.cli import app
+
+    config = {"name": "grid", "student": "tiny-llama", "seeds": [0, 1],
+              "tasks": [{"name": "synth-coin-flip", "dev_size": 4}, {"name": "synth-last-letters", "dev_size": 4}],
+              "strategies": ["answer-only", {"name": "pst", "label": "pst-b0", "options": {"rationale_weight": 0}}]}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["run", str(path), "--check", "--split", "dev", "--task", "synth-coin-flip",
+                                      "--strategy", "pst-b0", "--seed", "1", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0__seed1"]
+    result = CliRunner().invoke(app, ["run", str(path), "--check", "--task", "coin-flip"])
+    assert result.exit_code != 0 and "'coin-flip' is not in the experiment" in str(result.exception or result.output)

@@ -15,6 +15,9 @@ def run_command(
     report: bool = typer.Option(True, "--report/--no-report", help="Render the report at the end."),
     split: Optional[str] = typer.Option(None, "--split", help="test or dev: overrides eval.split (dev: choose settings on the dev slice; default run folder runs/<name>-dev)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (1 is faster when another process is busy on a small machine)."),
+    task: list[str] = typer.Option([], "--task", help="Run only this task's cells (repeatable); the report shows every finished cell."),
+    strategy: list[str] = typer.Option([], "--strategy", help="Run only this strategy's cells (its label or name; repeatable)."),
+    seed: list[int] = typer.Option([], "--seed", help="Run only this seed's cells (repeatable)."),
 ) -> None:
     """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
 
@@ -24,6 +27,7 @@ def run_command(
     """
     from rich.console import Console
 
+    from cotdistill.errors import ConfigError
     from cotdistill.experiments import load_config, run_experiment
 
     console = Console()
@@ -36,14 +40,24 @@ def run_command(
         import torch
 
         torch.set_num_threads(threads)
-    cells = experiment.cells()
+    unknown = [t for t in task if t not in {t.name for t in experiment.tasks}]
+    unknown += [s for s in strategy if s not in {x for spec in experiment.strategies for x in (spec.id, spec.name)}]
+    if unknown:
+        raise ConfigError([f"--task/--strategy {name!r} is not in the experiment" for name in unknown], source=str(config))
+
+    def only(cell) -> bool:
+        return ((not task or cell.task.name in task) and (not seed or cell.seed in seed)
+                and (not strategy or bool({cell.strategy.id, cell.strategy.name} & set(strategy))))
+
+    cells = [c for c in experiment.cells() if only(c)]
     console.print(f"[bold]{experiment.name}[/]: {len(cells)} cells -> {folder}")
     if check:
         for cell in cells:
             console.print(f"  {cell.id}")
         return
     _quiet_loading_bars()
-    summary = run_experiment(experiment, folder, log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    summary = run_experiment(experiment, folder, only=only,
+                             log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if summary.report is not None:
         console.print()
         console.print(summary.report.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)

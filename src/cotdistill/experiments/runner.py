@@ -144,12 +144,13 @@ class Runner:
         result = read_json(self.cell_dir(cell) / "eval.json")
         return result is not None and result.get("eval_key") == eval_key(self.config, cell)
 
-    def run(self, report: bool = True) -> RunSummary:
+    def run(self, report: bool = True, only=None) -> RunSummary:
+        """Run every cell (or those `only(cell)` accepts), then render the report of all finished cells."""
         started = time.perf_counter()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.run_dir / "config.json", _dump(self.config))
         summary = RunSummary(self.run_dir)
-        cells = self.config.cells()
+        cells = [c for c in self.config.cells() if only is None or only(c)]
         self.log_estimate([c for c in cells if not self.is_done(c)])
         for number, cell in enumerate(cells, 1):
             prefix = f"[{number}/{len(cells)}] {cell.id}"
@@ -259,6 +260,7 @@ class Runner:
         )
 
 
-def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, pipeline=None, log=print, report: bool = True) -> RunSummary:
-    """Run (or resume) every cell of `config` under `run_dir`, then render the report."""
-    return Runner(config, run_dir, pipeline=pipeline, log=log).run(report=report)
+def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, pipeline=None, log=print, report: bool = True,
+                   only=None) -> RunSummary:
+    """Run (or resume) every cell of `config` (or those `only(cell)` accepts) under `run_dir`, then render the report."""
+    return Runner(config, run_dir, pipeline=pipeline, log=log).run(report=report, only=only)

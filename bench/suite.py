@@ -1,0 +1,114 @@
+"""The suite benchmark's result file: a finished (or partly finished) `cotdistill run bench/suite.yaml`
+rendered with the reference columns the run's own report does not have.
+
+Per task: each strategy's accuracy with its 95% interval, whether it learnt (the gate), tokens and
+latency per question; the floors; the teacher's accuracy on the same questions (its answer stage,
+read from the imported file); Fine-tune-CoT's published students (../shared/ANCHORS.md: GPT-2 124M,
+T5-base 220M, GPT-3 ada 0.3B, vanilla and Fine-tune-CoT; they chose their epoch on the test set).
+
+    .venv/bin/python bench/suite.py                                # runs/suite -> bench/results/suite.*
+    .venv/bin/python bench/suite.py --run-dir runs/suite-dev --name suite-dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BenchResult  # noqa: E402
+
+from cotdistill.experiments import parse_config  # noqa: E402
+from cotdistill.experiments.pipeline import import_source, task_questions  # noqa: E402
+from cotdistill.reports import collect_rows  # noqa: E402
+from cotdistill.reports.aggregate import compare, ordered, summarise_rows  # noqa: E402
+from cotdistill.reports.tables import accuracy_cell, cost_cell, percent  # noqa: E402
+
+# Fine-tune-CoT's published test accuracy (%), ../shared/ANCHORS.md: (vanilla fine-tune, Fine-tune-CoT).
+PUBLISHED = {
+    "GPT-2 124M": {"multiarith": (12.22, 8.33), "svamp-zs": (10.33, 4.33), "shuffled-objects": (33.78, 38.67),
+                   "last-letters": (1.33, 4.67), "coin-flip": (60.00, 77.33), "strategyqa": (54.44, 55.75)},
+    "T5-base 220M": {"multiarith": (15.00, 10.56), "svamp-zs": (8.67, 7.00), "shuffled-objects": (37.78, 42.67),
+                     "last-letters": (44.00, 47.33), "coin-flip": (100, 98.67), "strategyqa": (59.24, 55.90)},
+    "GPT-3 ada 0.3B": {"multiarith": (8.89, 6.11), "svamp-zs": (7.67, 5.00), "shuffled-objects": (32.44, 49.33),
+                       "last-letters": (28.67, 50.67), "coin-flip": (100, 99.33), "strategyqa": (60.41, 52.55)},
+}
+
+
+def teacher_accuracy(config, task) -> float | None:
+    """The teacher's accuracy (first completion's answer stage) on the questions the run evaluated."""
+    from cotdistill.store import RationaleStore
+    from cotdistill.store.importers import import_outputs
+
+    settings = task.teacher or config.teacher
+    if "import" not in settings:
+        return None
+    evaluated = task_questions(task, config.data_seed).evaluated(config.eval.split)
+    split = task.test_split if config.eval.split == "test" else task.train_split
+    with tempfile.TemporaryDirectory() as scratch:
+        store = Path(scratch) / "teacher.sqlite"
+        import_outputs(store, settings["import"], task=task.name, split=split, path=import_source(settings, task),
+                       data_dir=task.data_dir, questions={r.id for r in evaluated})
+        with RationaleStore(store) as db:
+            firsts = [s for s in db.samples() if s.sample_index == 0]
+    return sum(bool(s.correct) for s in firsts) / len(evaluated) if evaluated else None
+
+
+def task_section(task, summaries, teacher: float | None, split: str) -> list[str]:
+    mine = [s for s in summaries if s.task == task.name]
+    floors = next((s.floors for s in mine if s.floors), None) or {}
+    lines = [f"## {task.name}", ""]
+    if floors:
+        lines.append(f"{floors['n']} {split} questions. Best constant answer: {percent(floors['best_constant_accuracy'])}% "
+                     f"(\"{floors['best_constant_answer']}\"); commonest training answer: "
+                     f"{percent(floors['constant_accuracy'])}% (\"{floors['constant_answer']}\"). "
+                     + (f"Teacher (text-davinci-002, zero-shot-CoT): {100 * teacher:.1f}%." if teacher is not None else ""))
+        lines.append("")
+    lines += ["| strategy | accuracy % | learnt | tokens, latency per question |", "|---|---:|---|---:|"]
+    for s in mine:
+        verdict = {True: "yes", False: "**no**", None: "?"}[s.learnt]
+        lines.append(f"| {s.strategy} | {accuracy_cell(s)} | {verdict} | {cost_cell(s)} |")
+    references = [(f"{who} {kind}", values[task.name][i]) for who, values in PUBLISHED.items() if task.name in values
+                  for i, kind in enumerate(("vanilla", "Fine-tune-CoT"))]
+    if references:
+        lines += ["", "Fine-tune-CoT's published students (full fine-tuning, 20 epochs, the epoch chosen on the test "
+                  "set): " + ", ".join(f"{who} {value:.1f}" for who, value in references) + "."]
+    pairs = [compare(a, b) for i, a in enumerate(mine) for b in mine[i + 1:]]
+    if pairs:
+        lines += ["", *[f"- {p}" for p in pairs]]
+    return lines + [""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/suite"))
+    parser.add_argument("--name", default="suite", help="Result file name under bench/results/.")
+    args = parser.parse_args()
+    import json
+
+    config = parse_config(json.loads((args.run_dir / "config.json").read_text()))
+    rows = collect_rows(args.run_dir)
+    summaries = summarise_rows(rows)
+    result = BenchResult(args.name)
+    split = "test" if config.eval.split == "test" else "dev-slice"
+    body = [f"Run folder `{args.run_dir}` ({len([r for r in rows if r.get('status') == 'ok'])} finished cells, "
+            f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions. "
+            "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", ""]
+    for task in config.tasks:
+        if task.name not in ordered(s.task for s in summaries):
+            continue
+        teacher = teacher_accuracy(config, task)
+        body += task_section(task, summaries, teacher, split)
+        for s in summaries:
+            if s.task == task.name:
+                result.rows.append({"task": s.task, "strategy": s.strategy, "seeds": s.seeds, "n": s.n,
+                                    "accuracy": s.accuracy, "ci95": [s.ci_low, s.ci_high], "learnt": s.learnt,
+                                    "mean_generated_tokens": s.mean_generated_tokens, "mean_latency_s": s.mean_latency_s,
+                                    "floors": s.floors, "teacher_accuracy": teacher})
+    result.write("\n".join(body))
+
+
+if __name__ == "__main__":
+    main()
