@@ -43,6 +43,8 @@ def test_summarise_divides_time_and_tokens_per_question():
 
 
 def test_answer_spread_flags_a_student_stuck_on_one_guess():
-    spread = answer_spread(["1", "1", "7", None, "1"])
-    assert spread == {"distinct_answers": 2, "top_answer": "1", "top_answer_share": 3 / 5}  # share of all questions
-    assert answer_spread([None, None]) == {"distinct_answers": 0, "top_answer": None, "top_answer_share": 0.0}
+    spread = answer_spread(["1", "12", "7", None, "1", "15"])
+    assert spread == {"distinct_answers": 4, "top_answer": "1", "top_answer_share": 2 / 6,  # share of all questions
+                      "top_first_char": "1", "top_first_char_share": 4 / 6}  # "1", "12", "1", "15" start alike
+    assert answer_spread([None, None]) == {"distinct_answers": 0, "top_answer": None, "top_answer_share": 0.0,
+                                           "top_first_char": None, "top_first_char_share": 0.0}

@@ -50,9 +50,10 @@ def _row(strategy: str, accuracy: float, ci: list[float], seed: int = 0) -> dict
 
 def test_the_report_marks_students_that_did_not_learn_and_refuses_their_comparisons(tmp_path):
     rows = [_row("answer-only", 0.83, [0.75, 0.89]), _row("pre-thinking", 0.96, [0.91, 0.98]),
-            _row("pst", 0.55, [0.45, 0.65])]  # pst's interval overlaps the best constant's [0.40, 0.60]
+            {**_row("pst", 0.55, [0.45, 0.65]), "top_answer": "yes", "top_answer_share": 0.97}]
+    # pst's interval overlaps the best constant's [0.40, 0.60]
     report = render_report(rows, tmp_path / "report").read_text()
-    assert "| pst | 55.0 ± 10.0 (1 seed) did not learn |" in report
+    assert '| pst | 55.0 ± 10.0 (1 seed) did not learn, says "yes" 97% |' in report
     assert "| answer-only | 83.0 ± 7.0 (1 seed) |" in report
     assert '| *best constant answer* | 50.0 ("yes") |' in report
     assert "coin-flip: answer-only vs pst: not testable (pst did not learn)" in report

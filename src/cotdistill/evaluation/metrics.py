@@ -68,9 +68,16 @@ def summarise(
 def answer_spread(predicted: Sequence[str | None]) -> dict:
     """How varied the predicted answers are: a student that collapsed onto a few constant guesses
     (a common failure of small answer-first students) shows few distinct answers and a large top share.
+
+    The first character too: a student writes a number digit by digit, so the first thing an
+    answer-first student decides is the leading digit; one that learnt only the answer prior starts
+    nearly every answer with the same character.
     """
     answered = [p for p in predicted if p is not None]
     if not answered:
-        return {"distinct_answers": 0, "top_answer": None, "top_answer_share": 0.0}
+        return {"distinct_answers": 0, "top_answer": None, "top_answer_share": 0.0, "top_first_char": None,
+                "top_first_char_share": 0.0}
     top, count = Counter(answered).most_common(1)[0]
-    return {"distinct_answers": len(set(answered)), "top_answer": top, "top_answer_share": count / len(predicted)}
+    first, first_count = Counter(p[:1] for p in answered).most_common(1)[0]
+    return {"distinct_answers": len(set(answered)), "top_answer": top, "top_answer_share": count / len(predicted),
+            "top_first_char": first, "top_first_char_share": first_count / len(predicted)}

@@ -30,6 +30,9 @@ class Summary:
     mean_latency_s: float | None
     floors: dict | None = None
     """The task's floors on the evaluated questions (experiments.questions.floors), when the rows carry them."""
+    top_answer: str | None = None
+    """The commonest prediction (of the first seed) and its mean share over seeds: near 1, a constant guesser."""
+    top_answer_share: float | None = None
 
     @property
     def slice(self) -> tuple[float, int | None]:
@@ -71,6 +74,8 @@ def _summary(key: tuple, rows: list[dict]) -> Summary:
         mean_generated_tokens=_mean_or_none(r["mean_generated_tokens"] for r in rows),
         mean_latency_s=_mean_or_none(r["mean_latency_s"] for r in rows),
         floors=next((r["floors"] for r in rows if r.get("floors")), None),
+        top_answer=rows[0].get("top_answer"),
+        top_answer_share=_mean_or_none(r.get("top_answer_share") for r in rows),
     )
 
 

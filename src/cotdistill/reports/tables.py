@@ -19,7 +19,14 @@ def accuracy_cell(s: Summary) -> str:
     seeds = f"{s.seeds} seed" + ("s" if s.seeds != 1 else "")
     if s.accuracy_sd is not None:
         seeds += f", sd {100 * s.accuracy_sd:.1f}"
-    return f"{text} ({seeds})" + (" did not learn" if s.learnt is False else "")
+    return f"{text} ({seeds})" + (f" did not learn{_guess(s)}" if s.learnt is False else "")
+
+
+def _guess(s: Summary) -> str:
+    """', says "yes" 99%': what a student that did not learn keeps answering."""
+    if s.top_answer is None or s.top_answer_share is None:
+        return ""
+    return f', says "{s.top_answer}" {100 * s.top_answer_share:.0f}%'
 
 
 def floor_rows(summaries: list[Summary]) -> list[str]:
