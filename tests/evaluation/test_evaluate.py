@@ -52,17 +52,17 @@ def test_every_strategy_decodes_as_its_metadata_says(name, tiny_llama, tmp_path)
 
 @pytest.mark.slow
 def test_answer_first_decoding_stops_at_the_separator(overfit, tiny_llama):
-    """The pst student writes 'y [SEP] r' when let go; without --explain not one token past [SEP]."""
+    """The pst student writes 'y SEP r' when let go; without --explain not one token past SEP (a newline)."""
     model_dir = overfit("pst")
     explained = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, explain=True, similarity=False))
     assert explained["stop_strings"] == [] and explained["stopped_by"] == {"eos": 2}
     assert explained["accuracy"] == 1.0
 
     stopped = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, similarity=False))
-    assert stopped["stop_strings"] == ["[SEP]"] and stopped["stopped_by"] == {"stop": 2}
+    assert stopped["stop_strings"] == ["\n"] and stopped["stopped_by"] == {"stop": 2}
     assert stopped["accuracy"] == 1.0
-    # exactly the answer and separator tokens: " 5" + " [SEP]" per question
-    expected = token_count(model_dir, " 5") + token_count(model_dir, " [SEP]")
+    # exactly the answer and separator tokens: " 5" + "\n" per question
+    expected = token_count(model_dir, " 5") + token_count(model_dir, "\n")
     assert stopped["mean_generated_tokens"] == expected
     assert explained["mean_generated_tokens"] > expected + 5  # the model would have gone on
 
@@ -72,7 +72,7 @@ def test_stopped_outputs_end_at_the_separator_and_carry_no_rationale(overfit, tm
     out = tmp_path / "eval.json"
     evaluate(overfit("pst"), records=RECORDS, options=EvalOptions(max_new_tokens=40, similarity=False), out=out)
     for row in read_jsonl(predictions_path(out)):
-        assert row["output"].endswith("[SEP]") and row["output"].count("[SEP]") == 1
+        assert row["output"].endswith("\n") and row["output"].count("\n") == 1
         assert row["rationale"] is None and row["stopped_by"] == ["stop"]
 
 

@@ -33,7 +33,7 @@ YES_NO = Record(id="q3", question="Is ice cold?", answer="yes", answer_type="yes
 PROMPT_TOKENS = [("Question", P), (":", P), ("ĠWhat", P), ("Ġis", P), ("Ġ", P), ("2", P), ("+", P), ("3", P),
                  ("?", P), ("Ċ", P), ("Answer", P), (":", P)]  # fmt: skip
 RATIONALE_TOKENS = [("Ġ", R), ("2", R), ("Ġplus", R), ("Ġ", R), ("3", R), ("Ġis", R), ("Ġ", R), ("5", R), (".", R)]
-SEP_TOKENS = [("Ġ[", A), ("SE", A), ("P", A), ("]", A)]
+SEP_TOKENS = [("Ċ", A)]  # the default separator: one newline token
 EOS = "<|im_end|>"
 
 
@@ -62,13 +62,15 @@ def test_pre_thinking_mask(tokenizer):
 
 
 @pytest.mark.parametrize("name", ["post-thinking", "pst"])
-def test_answer_first_mask_and_marker(tokenizer, name):
-    (example,) = get_strategy(name).encode(NUMERIC, tokenizer)
-    expected = PROMPT_TOKENS + [("Ġ", A), ("5", A)] + SEP_TOKENS + RATIONALE_TOKENS + [(EOS, R)]
+@pytest.mark.parametrize("separator, sep_tokens", [(None, SEP_TOKENS), (" [SEP]", [("Ġ[", A), ("SE", A), ("P", A), ("]", A)])])
+def test_answer_first_mask_and_marker(tokenizer, name, separator, sep_tokens):
+    options = {} if separator is None else {"separator": separator}
+    (example,) = get_strategy(name, **options).encode(NUMERIC, tokenizer)
+    expected = PROMPT_TOKENS + [("Ġ", A), ("5", A)] + sep_tokens + RATIONALE_TOKENS + [(EOS, R)]
     assert tokens_and_kinds(example, tokenizer) == expected
     # The marker is SEP's last token: it has seen x and y, not r.
-    assert example.marker_index == len(PROMPT_TOKENS) + 2 + len(SEP_TOKENS) - 1
-    assert tokenizer.convert_ids_to_tokens(example.input_ids[example.marker_index]) == "]"
+    assert example.marker_index == len(PROMPT_TOKENS) + 2 + len(sep_tokens) - 1
+    assert tokenizer.convert_ids_to_tokens(example.input_ids[example.marker_index]) == sep_tokens[-1][0]
 
 
 def test_prefix_makes_two_examples(tokenizer):
@@ -127,7 +129,8 @@ def test_explain_continues_into_the_rationale(tokenizer, name):
 
 
 def test_stop_strings_and_flags():
-    assert get_strategy("post-thinking").stop_strings() == ["[SEP]"]
+    assert get_strategy("post-thinking").stop_strings() == ["\n"]
+    assert get_strategy("post-thinking", separator=" [SEP]").stop_strings() == ["[SEP]"]
     assert get_strategy("pre-thinking").stop_strings() == []
     assert {n for n, cls in STRATEGIES.items() if cls.answer_first} == {"answer-only", "post-thinking", "prefix", "pst"}
 

@@ -19,7 +19,12 @@ from cotdistill.records import Record, format_question
 PROMPT, ANSWER, RATIONALE = 0, 1, 2
 
 DEFAULT_PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
-DEFAULT_SEPARATOR = " [SEP]"
+# A newline: one token in every common tokenizer, and one a student already expects after a short
+# answer. A separator the student finds unlikely (" [SEP]" is 4 SmolLM2 tokens at ~7 nats each; a
+# new vocabulary token starts near 20) dominates the early gradients, and under Adam, whose step
+# sizes remember those gradients, answer-first students then learnt the answer far slower than
+# answer-only ones (bench/results/answer_share.md; docs/strategies.md, "The separator").
+DEFAULT_SEPARATOR = "\n"
 NEW_SEPARATOR_TOKEN = "[SEP]"
 EOS = object()  # sentinel segment text: the tokenizer's end-of-sequence token
 
