@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -40,7 +41,10 @@ def wrap_lora(model, config: TrainConfig, added_token_ids: list[int]):
         task_type="CAUSAL_LM",
         trainable_token_indices=added_token_ids or None,
     )
-    return get_peft_model(model, lora_config)
+    with warnings.catch_warnings():
+        # peft reads a transformers property that transformers deprecates: nothing a user can act on.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora_config)
 
 
 def lora_metadata(config: TrainConfig, added_token_ids: list[int]) -> dict | None:
