@@ -64,3 +64,19 @@ def test_reference_teacher_refuses_tasks_it_cannot_solve(tmp_path):
     record = Record(id="x", question="Why is the sky blue?", answer="scattering", answer_type="text")
     with pytest.raises(CotdistillError, match="reference teacher works only"):
         teach(_config(tmp_path / "s.sqlite", task="custom"), records=[record], progress=False)
+
+
+def _texts(store) -> dict:
+    with RationaleStore(store) as db:
+        return {(s.qid, s.sample_index): s.raw for s in db.samples()}
+
+
+def test_resumed_run_draws_exactly_what_an_uninterrupted_one_does(tmp_path):
+    """The stated guarantee for the reference teacher: sample i of a question is the same text
+    whether it came in one n=5 request or in a later request for the missing indices only."""
+    whole, resumed = tmp_path / "whole.sqlite", tmp_path / "resumed.sqlite"
+    teach(_config(whole, samples=5, error_rate=0.4), progress=False)
+    teach(_config(resumed, samples=2, error_rate=0.4), progress=False)  # "killed" after two samples a question
+    teach(_config(resumed, samples=5, error_rate=0.4), progress=False)  # indices 2..4 requested as one n=3 group
+    expected, got = _texts(whole), _texts(resumed)
+    assert len(expected) == 60 and got == expected
