@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cotdistill.cli import app
+from cotdistill.errors import CotdistillError
 from cotdistill.experiments import parse_config, run_experiment
 from cotdistill.experiments.pipeline import Pipeline
 
@@ -53,10 +54,10 @@ class CountingPipeline(Pipeline):
         return super().evaluate(cell, model_dir, predictions)
 
 
-def run(run_dir, config=CONFIG, **pipeline_options):
+def run(run_dir, config=CONFIG, replace=False, **pipeline_options):
     experiment = parse_config(config)
     pipeline = CountingPipeline(experiment, run_dir, log=lambda line: None, **pipeline_options)
-    return run_experiment(experiment, run_dir, pipeline=pipeline, log=lambda line: None), pipeline
+    return run_experiment(experiment, run_dir, pipeline=pipeline, log=lambda line: None, replace=replace), pipeline
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,10 @@ def test_changed_eval_settings_re_evaluate_without_retraining(finished_run, tmp_
     run_dir = tmp_path / "run"
     shutil.copytree(finished_run, run_dir)
     changed = {**CONFIG, "eval": {**CONFIG["eval"], "max_new_tokens": 3}}
-    summary, pipeline = run(run_dir, config=changed)
+    with pytest.raises(CotdistillError, match=r"2 finished cells .* would be replaced .*--replace"):
+        run(run_dir, config=changed)  # never silently: the finished results are still there
+    assert json.loads((run_dir / "cells" / IDS[1] / "eval.json").read_text())["max_new_tokens"] == 4
+    summary, pipeline = run(run_dir, config=changed, replace=True)
     assert summary.finished == IDS and pipeline.calls["train"] == []
     assert json.loads((run_dir / "cells" / IDS[1] / "eval.json").read_text())["max_new_tokens"] == 3
 

@@ -18,6 +18,7 @@ def run_command(
     task: list[str] = typer.Option([], "--task", help="Run only this task's cells (repeatable); the report shows every finished cell."),
     strategy: list[str] = typer.Option([], "--strategy", help="Run only this strategy's cells (its label or name; repeatable)."),
     seed: list[int] = typer.Option([], "--seed", help="Run only this seed's cells (repeatable)."),
+    replace: bool = typer.Option(False, "--replace", help="Re-run finished cells whose settings changed (their results are replaced)."),
 ) -> None:
     """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
 
@@ -56,7 +57,7 @@ def run_command(
             console.print(f"  {cell.id}")
         return
     _quiet_loading_bars()
-    summary = run_experiment(experiment, folder, only=only,
+    summary = run_experiment(experiment, folder, only=only, replace=replace,
                              log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if summary.report is not None:
         console.print()

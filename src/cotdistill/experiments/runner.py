@@ -25,6 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cotdistill.errors import CotdistillError
 from cotdistill.files import write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
 
@@ -129,9 +130,10 @@ class RunSummary:
 class Runner:
     """Drives the cells of one experiment through a pipeline of cached stages."""
 
-    def __init__(self, config: ExperimentConfig, run_dir: str | Path, pipeline=None, log=print):
+    def __init__(self, config: ExperimentConfig, run_dir: str | Path, pipeline=None, log=print, replace: bool = False):
         from cotdistill.experiments.pipeline import Pipeline
 
+        self.replace = replace
         self.config = config
         self.run_dir = Path(run_dir)
         self.pipeline = pipeline or Pipeline(config, self.run_dir, log=log)
@@ -151,6 +153,7 @@ class Runner:
         write_json_atomic(self.run_dir / "config.json", _dump(self.config))
         summary = RunSummary(self.run_dir)
         cells = [c for c in self.config.cells() if only is None or only(c)]
+        self.refuse_silent_replacement(cells)
         self.log_estimate([c for c in cells if not self.is_done(c)])
         for number, cell in enumerate(cells, 1):
             prefix = f"[{number}/{len(cells)}] {cell.id}"
@@ -183,6 +186,16 @@ class Runner:
             summary.report = self.pipeline.report()
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def refuse_silent_replacement(self, cells: list[Cell]) -> None:
+        """A finished cell whose settings changed would be re-run and its result replaced: only when asked."""
+        stale = [c.id for c in cells if (self.cell_dir(c) / "eval.json").is_file() and not self.is_done(c)]
+        if stale and not self.replace:
+            shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+            raise CotdistillError(
+                f"{len(stale)} finished cells in {self.run_dir} were run with other settings and would be replaced "
+                f"({shown}): pass --replace to re-run them with this config, or choose another --run-dir"
+            )
 
     def log_estimate(self, pending: list[Cell]) -> None:
         """Say how long the pending cells will take, from data that is ready or cheap to make (imports)."""
@@ -261,6 +274,7 @@ class Runner:
 
 
 def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, pipeline=None, log=print, report: bool = True,
-                   only=None) -> RunSummary:
-    """Run (or resume) every cell of `config` (or those `only(cell)` accepts) under `run_dir`, then render the report."""
-    return Runner(config, run_dir, pipeline=pipeline, log=log).run(report=report, only=only)
+                   only=None, replace: bool = False) -> RunSummary:
+    """Run (or resume) every cell of `config` (or those `only(cell)` accepts) under `run_dir`, then render the
+    report. Finished cells whose settings changed are re-run only with `replace` (else CotdistillError)."""
+    return Runner(config, run_dir, pipeline=pipeline, log=log, replace=replace).run(report=report, only=only)
