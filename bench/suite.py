@@ -56,10 +56,12 @@ def teacher_accuracy(config, task) -> float | None:
     return sum(bool(s.correct) for s in firsts) / len(evaluated) if evaluated else None
 
 
-def task_section(task, summaries, teacher: float | None, split: str) -> list[str]:
+def task_section(config, task, summaries, teacher: float | None, split: str) -> list[str]:
     mine = [s for s in summaries if s.task == task.name]
     floors = next((s.floors for s in mine if s.floors), None) or {}
-    lines = [f"## {task.name}", ""]
+    budget = {**config.training, **task.training}
+    lines = [f"## {task.name}", "", "Training budget (chosen on the dev slice): " + ", ".join(
+        f"{k} {budget[k]}" for k in ("epochs", "max_steps", "lr", "batch_size", "lora_r") if k in budget) + ".", ""]
     if floors:
         lines.append(f"{floors['n']} {split} questions. Best constant answer: {percent(floors['best_constant_accuracy'])}% "
                      f"(\"{floors['best_constant_answer']}\"); commonest training answer: "
@@ -73,8 +75,8 @@ def task_section(task, summaries, teacher: float | None, split: str) -> list[str
     references = [(f"{who} {kind}", values[task.name][i]) for who, values in PUBLISHED.items() if task.name in values
                   for i, kind in enumerate(("vanilla", "Fine-tune-CoT"))]
     if references:
-        lines += ["", "Fine-tune-CoT's published students (full fine-tuning, 20 epochs, the epoch chosen on the test "
-                  "set): " + ", ".join(f"{who} {value:.1f}" for who, value in references) + "."]
+        lines += ["", "Fine-tune-CoT's published students, on the test split (full fine-tuning, 20 epochs, the epoch "
+                  "chosen on the test set): " + ", ".join(f"{who} {value:.1f}" for who, value in references) + "."]
     pairs = [compare(a, b) for i, a in enumerate(mine) for b in mine[i + 1:]]
     if pairs:
         lines += ["", *[f"- {p}" for p in pairs]]
@@ -100,7 +102,7 @@ def main() -> None:
         if task.name not in ordered(s.task for s in summaries):
             continue
         teacher = teacher_accuracy(config, task)
-        body += task_section(task, summaries, teacher, split)
+        body += task_section(config, task, summaries, teacher, split)
         for s in summaries:
             if s.task == task.name:
                 result.rows.append({"task": s.task, "strategy": s.strategy, "seeds": s.seeds, "n": s.n,
