@@ -17,6 +17,7 @@ from cotdistill.models import load_causal_lm
 from cotdistill.strategies import read_model_metadata, strategy_from_metadata
 
 PROMPTS_EXTRA = ["Question: What is 7 + 1?\nAnswer:"]
+SEP = " [SEP]"  # pinned where a test reads the separator's text; the others follow the strategy's default
 
 
 def _prompts(model_dir: Path) -> tuple[object, list[str]]:
@@ -34,7 +35,7 @@ def _transformers_texts(model_dir: Path, prompts: list[str], stops: list[str]) -
 def test_hf_export_stops_answer_first_students_at_the_separator_with_plain_generate(student, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = export_model(student("pst"), tmp_path / "hf", "hf").out
+    out = export_model(student("pst", separator=SEP), tmp_path / "hf", "hf").out
     config = json.loads((out / "generation_config.json").read_text())
     assert config["stop_strings"] == ["[SEP]"] and config["do_sample"] is False
     assert json.loads((out / "cotdistill.json").read_text())["export"]["separator"] == "[SEP]"
@@ -43,6 +44,8 @@ def test_hf_export_stops_answer_first_students_at_the_separator_with_plain_gener
     ids = tokenizer("Question: What is 2 + 3?\nAnswer:", return_tensors="pt")["input_ids"]
     output = model.generate(ids, tokenizer=tokenizer)
     assert tokenizer.decode(output[0, ids.shape[1]:]) == " 5 [SEP]"
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}], tokenize=False)
+    assert chat == "Question: What is 2 + 3?\nAnswer:"  # a chat request becomes the trained prompt
 
 
 def test_hf_export_of_a_pre_thinking_student_runs_to_eos(student, tmp_path):
@@ -64,7 +67,7 @@ def test_hf_export_adds_a_one_token_separator_to_the_eos_ids(student, tmp_path):
 def test_gguf_export_writes_strategy_metadata_and_an_ollama_modelfile(student, tmp_path):
     from gguf import GGUFReader
 
-    result = export_model(student("pst"), tmp_path / "g", "gguf", quantization="q8_0")
+    result = export_model(student("pst", separator=SEP), tmp_path / "g", "gguf", quantization="q8_0")
     gguf_file = next(f for f in result.files if f.suffix == ".gguf")
     fields = GGUFReader(gguf_file).fields
     assert fields["general.architecture"].contents() == "llama"
@@ -78,7 +81,17 @@ def test_gguf_export_writes_strategy_metadata_and_an_ollama_modelfile(student, t
     assert 'PARAMETER stop "[SEP]"' in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
 
 
-@pytest.mark.parametrize("strategy_name,options", [("pst", {}), ("pre-thinking", {}), ("pst", {"new_separator_token": True})])
+def test_modelfile_writes_a_newline_separator_verbatim(student, tmp_path):
+    from cotdistill.export.modelfile import modelfile
+    from cotdistill.export.spec import serving_spec
+
+    spec = serving_spec(student("pst", separator="\n"))
+    assert spec.stop_strings == ("\n",)
+    assert 'PARAMETER stop """\n"""' in modelfile("s.gguf", spec, "<|im_end|>")
+
+
+@pytest.mark.parametrize("strategy_name,options",
+                         [("pst", {}), ("pst", {"separator": SEP}), ("pre-thinking", {}), ("pst", {"new_separator_token": True})])
 def test_gguf_decodes_like_transformers_in_llama_cpp(student, tmp_path, strategy_name, options):
     llama_cpp = pytest.importorskip("llama_cpp")
     model_dir = student(strategy_name, **options)

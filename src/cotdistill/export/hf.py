@@ -2,7 +2,9 @@
 
 transformers honours `stop_strings` in generation_config.json (pass `tokenizer=` to `generate`);
 vLLM and other servers that read only token ids honour `eos_token_id`, so when the separator is a
-single token (`--new-sep-token`) its id is added there too and they stop at it without being told.
+single token (`--new-sep-token`) its id is added there too and they stop at it without being told;
+with the default four-token " [SEP]" such servers must be sent `stop=["[SEP]"]`. The chat template
+is replaced by one that renders the strategy's prompt, so chat requests prompt the student as trained.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+from cotdistill.export.gguf_writer import chat_template
 from cotdistill.export.spec import ServingSpec
 from cotdistill.files import write_json_atomic
 from cotdistill.strategies.registry import METADATA_FILE
@@ -22,6 +25,9 @@ def export_hf(model, tokenizer, spec: ServingSpec, model_dir: Path, out: Path) -
     """Write the merged student to `out`; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config = generation_config(model, tokenizer, spec)
+    # The base model's chat template (ChatML for SmolLM2) is not what the student was trained on: a chat
+    # request to vLLM or transformers' pipelines must become the strategy's prompt instead.
+    tokenizer.chat_template = chat_template(spec)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     _copy_metadata(model_dir, out, spec)

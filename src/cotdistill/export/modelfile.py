@@ -17,9 +17,9 @@ def modelfile(gguf_name: str, spec: ServingSpec, eos_token: str | None) -> str:
         "PARAMETER temperature 0",
     ]
     stops = list(spec.stop_strings) + ([eos_token] if eos_token else [])
-    lines += [f"PARAMETER stop {json.dumps(stop)}" for stop in stops]
+    lines += [f"PARAMETER stop {_quoted(stop)}" for stop in stops]
     if spec.answer_first and spec.separator:
-        lines.append(f"# answer-first: generation ends at {json.dumps(spec.separator)}; "
+        lines.append(f"# answer-first: generation ends at {json.dumps(spec.separator)} (its separator); "
                      "remove that stop line to get the rationale after it")
     return "\n".join(lines) + "\n"
 
@@ -27,3 +27,11 @@ def modelfile(gguf_name: str, spec: ServingSpec, eos_token: str | None) -> str:
 def _go_literal(text: str) -> str:
     """Text that Go's text/template prints verbatim (a literal '{{' would start an action)."""
     return text.replace("{{", '{{ "{{" }}')
+
+
+def _quoted(value: str) -> str:
+    """A Modelfile value: "..." for plain text; a value with a newline (the default separator), a quote
+    or a backslash is written verbatim inside triple quotes instead of relying on escape sequences."""
+    if any(c in value for c in '\n"\\'):
+        return f'"""{value}"""'
+    return f'"{value}"'

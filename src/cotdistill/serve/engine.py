@@ -60,13 +60,17 @@ class BatchingEngine:
         self.eos_ids = eos_token_ids(model, tokenizer)
         self.context_length = getattr(model.config, "max_position_embeddings", None)
         self.stats = EngineStats()
+        # A fast tokenizer's padding settings are mutable state: a padded batch encode in the worker and
+        # a token count in the event loop must not run at once ("Already borrowed").
+        self._tokenizer_lock = threading.Lock()
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._held: list[_Job] = []  # taken from the queue but waiting for a batch with their settings
         self._worker = threading.Thread(target=self._run, name="cotdistill-batcher", daemon=True)
         self._worker.start()
 
     def count_tokens(self, prompt: str) -> int:
-        return len(self.tokenizer(prompt)["input_ids"])
+        with self._tokenizer_lock:
+            return len(self.tokenizer(prompt)["input_ids"])
 
     async def complete(self, prompt: str, params: DecodeParams) -> Completion:
         loop = asyncio.get_running_loop()
@@ -109,7 +113,8 @@ class BatchingEngine:
     def _decode(self, prompts: list[str], params: DecodeParams) -> list[Completion]:
         import torch
 
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.model.device)
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.model.device)
         kwargs = dict(max_new_tokens=params.max_tokens, eos_token_id=self.eos_ids,
                       pad_token_id=self.tokenizer.pad_token_id, num_return_sequences=params.n)  # fmt: skip
         if params.temperature > 0:
