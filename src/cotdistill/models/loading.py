@@ -35,10 +35,7 @@ def resolve(name_or_path: str | Path) -> str:
             "(`cotdistill models list`)"
         )
     if _HUB_ID.match(text):
-        problem = unavailable_hub_id(text)
-        if problem:
-            raise CotdistillError(problem)
-        return text
+        return text  # whether it can load here is checked when it is loaded (unavailable_hub_id)
     names = ", ".join(info.name for info in list_models())
     raise CotdistillError(
         f"model '{text}' is neither a registered model ({names}), an existing folder, nor a hub id "
@@ -104,6 +101,9 @@ def load_causal_lm(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve(name_or_path)
+    problem = unavailable_hub_id(source) if _HUB_ID.match(source) else None
+    if problem:  # offline and not cached: one line now, instead of a long connection traceback
+        raise CotdistillError(problem)
     kwargs.setdefault("use_safetensors", True)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
