@@ -8,7 +8,8 @@ step moves the answer: Adam's first update is -lr * sign(g) per weight (m / sqrt
 the answer CE falls by about lr * sum_i g_answer_i * sign(g_total_i). For answer-only that is
 lr * ||g_answer||_1; the ratio to it is the share of answer-only's progress a strategy's step keeps.
 
-    .venv/bin/python bench/answer_share.py --data runs/coin-flip-data     # a curated folder
+    cotdistill run bench/suite.yaml --split dev --task coin-flip --seed 0 --strategy answer-only   # makes the data
+    .venv/bin/python bench/answer_share.py --data runs/suite-dev/curated/coin-flip-8b6d2ef5ce12
 """
 
 from __future__ import annotations
@@ -29,17 +30,19 @@ from cotdistill.training.data import collate, read_curated  # noqa: E402
 from cotdistill.training.losses import marker_states, semantic_loss, token_cross_entropy  # noqa: E402
 from cotdistill.training.modeling import load_student, wrap_lora  # noqa: E402
 
+SEP = {"separator": " [SEP]"}  # the old default: 4 SmolLM2 tokens
 VARIANTS = [  # (label, strategy, options)
     ("answer-only", "answer-only", {}),
-    ("post-thinking b=0", "post-thinking", {"rationale_weight": 0.0}),
-    ("post-thinking b=0.1", "post-thinking", {"rationale_weight": 0.1}),
-    ("post-thinking b=1", "post-thinking", {"rationale_weight": 1.0}),
-    ("pst b=1 l=1", "pst", {}),
-    ("pst b=0 l=1", "pst", {"rationale_weight": 0.0}),
-    # the separator: 4 tokens (" [SEP]", the default above), one token the model knows, one new token
-    ("post-thinking SEP ' |' b=1", "post-thinking", {"separator": " |"}),
-    ("post-thinking SEP newline b=1", "post-thinking", {"separator": "\n"}),
+    ("post-thinking ' [SEP]' b=0", "post-thinking", {**SEP, "rationale_weight": 0.0}),
+    ("post-thinking ' [SEP]' b=0.1", "post-thinking", {**SEP, "rationale_weight": 0.1}),
+    ("post-thinking ' [SEP]' b=1", "post-thinking", SEP),
+    ("pst ' [SEP]' b=1 l=1", "pst", SEP),
+    ("pst ' [SEP]' b=0 l=1", "pst", {**SEP, "rationale_weight": 0.0}),
     ("post-thinking new [SEP] token b=1", "post-thinking", {"new_separator_token": True}),
+    ("post-thinking ' |' b=1", "post-thinking", {"separator": " |"}),
+    ("post-thinking newline (default) b=0", "post-thinking", {"rationale_weight": 0.0}),
+    ("post-thinking newline (default) b=1", "post-thinking", {}),
+    ("pst newline (default) b=1 l=1", "pst", {}),
 ]
 
 
