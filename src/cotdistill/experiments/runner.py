@@ -216,9 +216,11 @@ class Runner:
                 continue
             seconds += cell_seconds(self.config, cell, data, questions, rate or CPU_TRAIN_TOKENS_PER_S)
             counted += 1
-        if counted:
-            rest = f"; {len(pending) - counted} cells wait for teacher sampling and are not counted" if counted < len(pending) else ""
-            self.log(f"estimate: ~{seconds / 60:.0f} min for {counted} pending cells (at {source}){rest}")
+        if not counted:
+            self.log(f"estimate: after the teacher has sampled ({len(pending)} pending cells; re-running prints one)")
+            return
+        rest = f"; {len(pending) - counted} cells wait for teacher sampling and are not counted" if counted < len(pending) else ""
+        self.log(f"estimate: ~{seconds / 60:.0f} min for {counted} pending cells (at {source}){rest}")
 
     def run_cell(self, cell: Cell, prefix: str) -> dict:
         folder = self.cell_dir(cell)
