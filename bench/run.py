@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
 
+from cotdistill.errors import CotdistillError  # noqa: E402
 from cotdistill.experiments import ExperimentConfig, load_config, run_experiment  # noqa: E402
 from cotdistill.experiments.pipeline import Pipeline  # noqa: E402
 
@@ -136,6 +137,8 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--run-dir", type=Path, default=None, help="Run folder (default: runs/<name>, runs/<name>-dev).")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is several times faster on a crowded 2-core machine).")
+    p.add_argument("--replace", action="store_true",
+                   help="Re-run finished cells whose settings changed (as `cotdistill run --replace`).")
     p.add_argument("--keep-models", action="store_true", help="Keep each cell's weights (about 1 GB per cell).")
     p.add_argument("--results-only", action="store_true",
                    help="Rewrite the result files from the cells finished so far; run nothing.")
@@ -165,7 +168,11 @@ def main(argv: list[str] | None = None, *, description: str = __doc__, extra_bat
 
             torch.set_num_threads(args.threads)
         pipeline = BenchPipeline(config, run_dir, keep_models=args.keep_models, extra_batch_sizes=extra_batch_sizes)
-        summary = run_experiment(config, run_dir, pipeline=pipeline)
+        try:
+            summary = run_experiment(config, run_dir, pipeline=pipeline, replace=args.replace)
+        except CotdistillError as error:  # e.g. finished cells with other settings and no --replace
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         failed = not summary.ok
     path = write_results(config, args.experiment, run_dir, name, results_dir=args.results, started=started,
                          rerender=args.results_only, extra_markdown=extra_markdown)
