@@ -44,12 +44,14 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
 ) -> None:
     """Distil step-by-step reasoning from a teacher LLM into a small student."""
-    if debug:
-        os.environ[DEBUG_ENV] = "1"
+    _flags["debug"] = debug  # for this invocation only (main resets it): no leak into the environment
+
+
+_flags = {"debug": False}
 
 
 def debugging() -> bool:
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return _flags["debug"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _one_line(text: str) -> str:
@@ -87,6 +89,7 @@ def _report_bug(error: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: see the module docstring for the exit codes."""
+    _flags["debug"] = False
     try:
         app(args=argv, prog_name="cotdistill")
     except CotdistillError as error:
