@@ -114,7 +114,7 @@ def _teacher_problems(section: str, settings: dict) -> list[str]:
                 for key in sorted(set(settings) - IMPORT_SETTINGS)]
     if settings["import"] not in IMPORT_FORMATS:
         problems.append(f"{section}.import: unknown format {settings['import']!r}; valid: {', '.join(IMPORT_FORMATS)}")
-    if settings["import"] != "dss" and not settings.get("path"):
+    if settings["import"] not in ("dss", "task") and not settings.get("path"):  # those two read the task's own files
         problems.append(f"{section}.path: an import teacher of format {settings['import']!r} reads a file: set path")
     return problems
 
