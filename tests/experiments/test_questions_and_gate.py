@@ -127,3 +127,15 @@ def test_run_can_be_limited_to_some_cells_and_refuses_names_not_in_the_experimen
     assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0__seed1"]
     result = CliRunner().invoke(app, ["run", str(path), "--check", "--task", "coin-flip"])
     assert result.exit_code != 0 and "'coin-flip' is not in the experiment" in str(result.exception or result.output)
+
+
+def test_a_run_config_that_is_not_utf8_or_names_no_student_is_one_clear_error(tmp_path):
+    from cotdistill.errors import ConfigError, DataError
+    from cotdistill.experiments import load_config
+
+    path = tmp_path / "grid.yaml"
+    path.write_bytes(b"name: grid\n\xff\n")
+    with pytest.raises(DataError, match=r"grid.yaml:2: not UTF-8"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="student: empty"):
+        parse_config({"name": "g", "student": "", "tasks": [{"name": "synth-coin-flip"}], "strategies": ["answer-only"]})

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cotdistill.errors import ConfigError
+from cotdistill.errors import ConfigError, DataError
 from cotdistill.experiments import load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def test_yaml_errors_name_the_file(tmp_path):
     path.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(path)
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(DataError, match="missing.yaml: file not found"):
         load_config(tmp_path / "missing.yaml")
 
 

@@ -83,6 +83,8 @@ def _student_problems(student: str) -> list[str]:
     from cotdistill.models import list_models
 
     names = {info.name for info in list_models()}
+    if not student.strip():
+        return [f"student: empty; name a registered model ({', '.join(sorted(names))}), a folder or a hub id org/name"]
     path = Path(student).expanduser()
     if student in names or path.is_dir() or (student.count("/") == 1 and not student.startswith((".", "/", "~"))):
         return []

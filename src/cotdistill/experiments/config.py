@@ -152,11 +152,11 @@ class Cell(BaseModel):
 
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate a YAML experiment config; every problem is reported at once."""
+    from cotdistill.files import read_text
+
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"file not found: {path}"], source=str(path)) from None
+        data = yaml.safe_load(read_text(path))  # a missing or non-UTF-8 file: a DataError naming it
     except yaml.YAMLError as error:
         raise ConfigError([f"not valid YAML: {error}"], source=str(path)) from None
     if not isinstance(data, dict):
