@@ -139,3 +139,14 @@ def test_a_run_config_that_is_not_utf8_or_names_no_student_is_one_clear_error(tm
         load_config(path)
     with pytest.raises(ConfigError, match="student: empty"):
         parse_config({"name": "g", "student": "", "tasks": [{"name": "synth-coin-flip"}], "strategies": ["answer-only"]})
+
+
+def test_check_reads_a_jsonl_task_file_before_any_compute(tmp_path):
+    from cotdistill.errors import ConfigError
+
+    (tmp_path / "train.jsonl").write_text('{"question": "2 + 2?", "answer": "4", "answer_type": "numeric"}\n')
+    (tmp_path / "test.jsonl").write_text('{"question": "3 + 3?", "answer_type": "numeric"}\n')  # no answer
+    config = {"name": "g", "student": "tiny-llama", "tasks": [{"name": f"jsonl:{tmp_path}/{{split}}.jsonl"}],
+              "strategies": ["answer-only"]}
+    with pytest.raises(ConfigError, match=r"tasks.0.name: .*test.jsonl:1.*field 'answer'"):
+        parse_config(config)

@@ -71,11 +71,26 @@ def _task_problems(config: ExperimentConfig) -> list[str]:
             problems.append(f"tasks.{i}: train_split and test_split are both '{task.train_split}'; evaluate on held-out questions")
         if config.eval.split == "dev" and not task.dev_size:
             problems.append(f"tasks.{i}.dev_size: eval.split is dev, so each task needs a dev slice: set dev_size")
+        if task.name.startswith("jsonl:"):
+            problems += _your_file_problems(i, task)
         accepted = task_options(info)
         for key in task.options:
             if key not in accepted or key in ("size", "seed"):
                 hint = "use train_size/test_size and data_seed" if key in ("size", "seed") else f"its options: {', '.join(accepted) or 'none'}"
                 problems.append(f"tasks.{i}.options.{key}: not an option of task '{task.name}' here ({hint})")
+    return problems
+
+
+def _your_file_problems(i: int, task) -> list[str]:
+    """A `jsonl:` task is the user's own file: read it now (cheap), not an hour into the run."""
+    from cotdistill.tasks import load_task
+
+    problems = []
+    for field in ("train_split", "test_split"):
+        try:
+            load_task(task.name, getattr(task, field), **task.options)
+        except CotdistillError as error:
+            problems.append(f"tasks.{i}.name: {error}")
     return problems
 
 
