@@ -150,3 +150,14 @@ def test_check_reads_a_jsonl_task_file_before_any_compute(tmp_path):
               "strategies": ["answer-only"]}
     with pytest.raises(ConfigError, match=r"tasks.0.name: .*test.jsonl:1.*field 'answer'"):
         parse_config(config)
+
+
+def test_a_task_budget_or_test_set_change_never_resamples_the_teacher(tmp_path):
+    from cotdistill.experiments.pipeline import Pipeline
+
+    base = {"name": "g", "student": "tiny-llama", "tasks": [{"name": "synth-coin-flip", "train_size": 8, "test_size": 4}],
+            "strategies": ["answer-only"]}
+    changed = {**base, "tasks": [{"name": "synth-coin-flip", "train_size": 8, "test_size": 6, "training": {"epochs": 8}}]}
+    more = {**base, "tasks": [{"name": "synth-coin-flip", "train_size": 9, "test_size": 4}]}
+    folder = [Pipeline(parse_config(c), tmp_path).teacher_folder(parse_config(c).tasks[0]) for c in (base, changed, more)]
+    assert folder[0] == folder[1] != folder[2]

@@ -139,9 +139,11 @@ class Pipeline:
         return self._questions[task.name]
 
     def teacher_folder(self, task: TaskSpec) -> Path:
+        """Keyed by what decides the training questions and their samples only: a changed budget or
+        test set never re-samples a (paid) teacher."""
         settings = teacher_settings(self.config, task)
-        key = _key(task.model_dump(mode="json"), settings, self.config.data_seed, max(self.config.samples_per_question),
-                   QUESTIONS_VERSION)
+        questions = task.model_dump(mode="json", exclude={"training", "test_size", "test_split"})
+        key = _key(questions, settings, self.config.data_seed, max(self.config.samples_per_question), QUESTIONS_VERSION)
         return self.run_dir / "teacher" / f"{task.slug}-{key}"
 
     def data_is_cheap(self, task: TaskSpec) -> bool:
