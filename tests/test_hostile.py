@@ -100,6 +100,8 @@ def _mc_record_outside_choices(tmp: Path) -> Path:
     return _curated(tmp / "cur", [record])
 
 
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
+
 CASES = [
     ("tasks: non-UTF-8", lambda t: ["tasks", "show", f"jsonl:{_non_utf8(t)}"], ["latin1.jsonl:1", "not UTF-8"]),
     ("tasks: duplicate ids", lambda t: ["tasks", "show", f"jsonl:{_dup_ids(t)}"], ["dup.jsonl:2", "'q1' is used twice"]),
@@ -155,6 +157,8 @@ CASES = [
     ("teach: exemplars not UTF-8", lambda t: ["teach", "--task", "synth-arithmetic", "--teacher", "openai", "--base-url",
                                               "http://127.0.0.1:9/v1", "--model", "m", "--prompt", "few-shot-cot", "--exemplars",
                                               str(_non_utf8(t)), "--store", str(t / "s.sqlite")], ["not UTF-8"]),
+    ("run: --run-dir under a file", lambda t: ["run", str(QUICKSTART), "--run-dir", str(_jsonl(t / "f.txt", GOOD) / "r")],
+     ["--run-dir", "is a file, not a folder"]),
     ("train: strategy misspelt", lambda t: ["train", "--data", str(_curated(t / "cur")), "--strategy", "pts", "--student",
                                             "tiny-llama", "--out", str(t / "m")], ["strategy", "'pst'"]),
 ]

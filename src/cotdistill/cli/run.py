@@ -29,6 +29,7 @@ def run_command(
     from rich.console import Console
 
     from cotdistill.errors import ConfigError
+    from cotdistill.files import check_output_folder
     from cotdistill.experiments import load_config, run_experiment
 
     console = Console()
@@ -36,7 +37,7 @@ def run_command(
     if split is not None:
         experiment = with_eval_split(experiment, split, str(config))
     suffix = "-dev" if experiment.eval.split == "dev" and split is not None else ""
-    folder = run_dir or Path("runs") / f"{experiment.name}{suffix}"
+    folder = check_output_folder(run_dir or Path("runs") / f"{experiment.name}{suffix}", "--run-dir")
     if threads:
         import torch
 

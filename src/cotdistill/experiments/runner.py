@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cotdistill.errors import CotdistillError
-from cotdistill.files import write_json_atomic
+from cotdistill.files import check_output_folder, write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
 
 
@@ -149,6 +149,7 @@ class Runner:
     def run(self, report: bool = True, only=None) -> RunSummary:
         """Run every cell (or those `only(cell)` accepts), then render the report of all finished cells."""
         started = time.perf_counter()
+        check_output_folder(self.run_dir, "run folder")  # before any cell's compute, not at its first write
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.run_dir / "config.json", _dump(self.config))
         summary = RunSummary(self.run_dir)
