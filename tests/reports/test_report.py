@@ -126,6 +126,13 @@ def test_single_slice_rows_from_a_benchmark_get_only_the_strategy_plot(tmp_path)
     assert "| pst | 5.0 tok, 1.250 s |" in text and "| answer-only | –, – |" in text
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["accuracy_by_strategy.png"]
     assert "Failed cells" not in text
+    assert "on the test questions" in text
+
+
+def test_a_dev_slice_run_says_so(tmp_path):
+    row = {"task": "t", "strategy": "pst", "n": 4, "accuracy": 0.5, "ci95": [0.15, 0.85], "eval_split": "dev"}
+    text = render_report([row], tmp_path, title="dev").read_text()
+    assert "Accuracy in % on the dev slice (held out of training)" in text and "test questions" not in text
 
 
 @pytest.mark.parametrize(

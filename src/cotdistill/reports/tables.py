@@ -100,8 +100,10 @@ def markdown_report(title: str, summaries: list[Summary], rows: list[dict], plot
     """The whole report.md: per slice an accuracy table and a cost table, failures, then plots."""
     out = [f"# {title}", ""]
     if summaries:
+        dev = rows and all(row.get("eval_split") == "dev" for row in rows if row.get("status") != "failed")
+        questions = "the dev slice (held out of training)" if dev else "the test questions"
         out += [
-            "Accuracy in % on the test questions: mean over seeds ± half the width of the 95% Wilson",
+            f"Accuracy in % on {questions}: mean over seeds ± half the width of the 95% Wilson",
             "interval (averaged over seeds); `sd` is the spread across seeds. Cost: mean generated tokens",
             "and mean wall-clock latency per question. The learning gate: a strategy \"did not learn\" where",
             "its interval is not wholly above the best constant answer's (the best any single answer scores",
