@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -26,6 +27,9 @@ def list_checkpoints(out: Path) -> list[Path]:
 def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -> Path:
     """Save everything needed to continue after `step` optimizer steps; keep the newest `keep`."""
     folder = checkpoint_root(out) / f"step-{step}"
+    # A tied output head (SmolLM2's lm_head is its embedding) is saved once and re-tied on loading;
+    # accelerate warns "Removed shared tensor" at every checkpoint all the same: nothing to act on.
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
         tmp = folder / (STATE_FILE + ".tmp")
