@@ -11,6 +11,15 @@ from pathlib import Path
 STATE_FILE = "trainer_state.json"
 
 
+class _TiedHeadNotice(logging.Filter):
+    """Drops accelerate's "Removed shared tensor" warning: a tied output head (SmolLM2's lm_head is its
+    embedding) is saved once and re-tied on loading, so the warning at every checkpoint is nothing a
+    user can act on. Its other warnings pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()
+
+
 def checkpoint_root(out: Path) -> Path:
     return out / "checkpoints"
 
@@ -27,10 +36,12 @@ def list_checkpoints(out: Path) -> list[Path]:
 def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -> Path:
     """Save everything needed to continue after `step` optimizer steps; keep the newest `keep`."""
     folder = checkpoint_root(out) / f"step-{step}"
-    # A tied output head (SmolLM2's lm_head is its embedding) is saved once and re-tied on loading;
-    # accelerate warns "Removed shared tensor" at every checkpoint all the same: nothing to act on.
-    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
-    accelerator.save_state(str(folder))
+    accelerate_logger, notice = logging.getLogger("accelerate.utils.other"), _TiedHeadNotice()
+    accelerate_logger.addFilter(notice)
+    try:
+        accelerator.save_state(str(folder))
+    finally:
+        accelerate_logger.removeFilter(notice)
     if accelerator.is_main_process:
         tmp = folder / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps({**state, "step": step}, indent=1))
