@@ -20,14 +20,16 @@ import dataclasses
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchResult  # noqa: E402
 
 from cotdistill.evaluation import EvalOptions, evaluate  # noqa: E402
-from cotdistill.strategies import read_model_metadata  # noqa: E402
+from cotdistill.strategies import PostThinking, read_model_metadata, strategy_from_metadata  # noqa: E402
 from cotdistill.tasks import load_task  # noqa: E402
+from cotdistill.tasks.files import read_jsonl  # noqa: E402
 from cotdistill.training.data import read_curated  # noqa: E402
 
 COIN_STATE = re.compile(r"\b(heads|tails) up\b")
@@ -40,29 +42,28 @@ def rationale_verdict(rationale: str | None) -> str | None:
 
 
 def measure(cell: Path, train_questions: int, batch_size: int) -> dict:
-    spec = json.loads((cell / "cell.json").read_text())
+    task = json.loads((cell / "cell.json").read_text())["task"]
     model = cell / "model"
     meta = read_model_metadata(model)
     trained, _ = read_curated(meta["data"]["folder"])
-    dev_ids = [json.loads(line)["id"] for line in (cell / "eval.predictions.jsonl").open()]
-    task = spec["task"]
     by_id = {r.id: r for r in load_task(task["name"], task["train_split"], data_dir=task["data_dir"])}
-    dev = [by_id[i] for i in dev_ids]
+    dev = [by_id[row["id"]] for _, row in read_jsonl(cell / "eval.predictions.jsonl")]
     quiet = EvalOptions(batch_size=batch_size, similarity=False, max_new_tokens=192)
     row = {"cell": cell.name, "strategy": meta["strategy"]["name"],
            "train_accuracy": evaluate(model, records=trained[:train_questions], options=quiet)["accuracy"],
            "train_questions": min(train_questions, len(trained))}
-    answer_first_with_rationale = meta["strategy"]["name"] in ("post-thinking", "pst")
-    explained = dataclasses.replace(quiet, explain=answer_first_with_rationale)
-    predictions = cell / "memorisation.predictions.jsonl"
-    metrics = evaluate(model, records=dev, options=explained, predictions_out=predictions)
+    # post-thinking and pst write a rationale after the answer; --explain lets them
+    writes_rationale_after = isinstance(strategy_from_metadata(meta), PostThinking)
+    with tempfile.TemporaryDirectory() as scratch:
+        predictions = Path(scratch) / "dev.predictions.jsonl"
+        metrics = evaluate(model, records=dev, options=dataclasses.replace(quiet, explain=writes_rationale_after),
+                           predictions_out=predictions)
+        answered = [r for _, r in read_jsonl(predictions)]
     row.update(dev_accuracy=metrics["accuracy"], dev_questions=len(dev))
-    if answer_first_with_rationale:
-        rows = [json.loads(line) for line in predictions.open()]
-        verdicts = [rationale_verdict(r["rationale"]) for r in rows]
-        row["rationale_right"] = sum(v == r["gold"] for v, r in zip(verdicts, rows)) / len(rows)
-        row["rationale_agrees_with_answer"] = sum(v == r["predicted"] for v, r in zip(verdicts, rows)) / len(rows)
-    predictions.unlink()
+    if writes_rationale_after:
+        verdicts = [rationale_verdict(r["rationale"]) for r in answered]
+        row["rationale_right"] = sum(v == r["gold"] for v, r in zip(verdicts, answered)) / len(answered)
+        row["rationale_agrees_with_answer"] = sum(v == r["predicted"] for v, r in zip(verdicts, answered)) / len(answered)
     print(row, flush=True)
     return row
 
