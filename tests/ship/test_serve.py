@@ -95,7 +95,7 @@ def test_concurrent_requests_are_batched(serve):
     responses = asyncio.run(ask_all())
     assert [r.choices[0].message.content for r in responses] == ["5", "8"] * 4
     health = httpx.get(server.base_url.removesuffix("/v1") + "/health").json()
-    assert health["requests"] == 8 and health["largest_batch"] > 1 and health["batches"] < 8
+    assert health["requests"] == 8 and health["largest_batch"] > 1
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,8 @@ def serve_command(
     model: Path = typer.Argument(..., help="Trained or exported (--format hf) model folder with cotdistill.json."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
-    max_batch: int = typer.Option(8, "--max-batch", help="Most concurrent requests decoded together in one batch."),
-    batch_wait_ms: float = typer.Option(5.0, "--batch-wait-ms", help="How long a new batch waits for more requests to join."),
+    max_batch: int = typer.Option(8, "--max-batch", help="Most requests decoded side by side (greedy ones join and leave the batch at any step)."),
+    batch_wait_ms: float = typer.Option(5.0, "--batch-wait-ms", help="How long a batch of sampled (temperature > 0) requests waits for more to join."),
     model_name: str = typer.Option(None, "--model-name", help="Model id in /v1/models (default: the folder name)."),
 ) -> None:
     """OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) for a student."""

@@ -15,9 +15,11 @@ Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /he
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -74,15 +76,18 @@ class CompletionRequest(_Sampling):
 
 
 def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: str) -> FastAPI:
-    app = FastAPI(title="cotdistill serve", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        engine.close()  # on shutdown: the decoding thread would keep the process alive
+
+    app = FastAPI(title="cotdistill serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     created = int(time.time())
     _install_error_handlers(app)
 
     @app.get("/health")
     async def health() -> dict:
-        stats = engine.stats
-        return {"status": "ok", "model": model_name, "strategy": spec.strategy,
-                "batches": stats.batches, "requests": stats.requests, "largest_batch": stats.largest_batch}  # fmt: skip
+        return {"status": "ok", "model": model_name, "strategy": spec.strategy, **dataclasses.asdict(engine.stats)}
 
     @app.get("/v1/models")
     async def models() -> dict:

@@ -1,31 +1,51 @@
-"""Dynamic batching: concurrent requests are decoded together in one `generate` call, not one by one.
+"""Batching for `cotdistill serve`: concurrent requests share the model's forward passes.
 
-Requests queue up; a single worker thread takes the oldest, waits `batch_wait_s` for others with
-the same decoding settings to join (up to `max_batch`), decodes them as one left-padded batch and
-hands each caller its rows. Rows are cut where `cotdistill eval` cuts them (`trim_row`: the first
-completed stop string, EOS, or the length limit), so the token counts are the real ones.
+- Greedy requests (the default, and how `cotdistill eval` decodes) are continuously batched with
+  transformers' `ContinuousBatchingManager`: a request joins the running batch at the next decoding
+  step and leaves it as soon as it ends, so a short answer never waits for a long rationale beside it.
+  Stop strings are watched token by token here (the manager knows only EOS ids); a row that completes
+  one is cancelled, which frees its place at once.
+- Sampled requests (temperature > 0, n completions each) take the older path: they queue up, the
+  oldest waits `batch_wait_s` for others with the same settings (up to `max_batch`) and the group is
+  decoded in one `generate` call, while the continuous batch pauses. The manager samples with one
+  setting for all its requests, so it cannot mix them with greedy ones.
+
+Rows are cut where `cotdistill eval` cuts them (`trim_row`: the first completed stop string, EOS, or
+the length limit), so the token counts are the real ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from cotdistill.evaluation.generation import Generation, eos_token_ids, prepare_tokenizer, trim_row
 
+# Tokens of KV cache per batch place. transformers sizes the cache from free memory (60% of it on a
+# CPU, 14 GB here); this bounds it to what `max_batch` requests of up to this length need. A longer
+# request still runs: the manager evicts and later recomputes a row when the cache is full.
+CACHE_TOKENS_PER_REQUEST = 2048
+CACHE_PAGE_TOKENS = 256
+
 
 @dataclass(frozen=True)
 class DecodeParams:
-    """Requests with equal params can share a batch."""
+    """Requests with equal params can share a sampled batch."""
 
     max_tokens: int
     stop: tuple[str, ...]
     temperature: float = 0.0  # 0: greedy, as evaluation decodes
     top_p: float = 1.0
     n: int = 1
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0 and self.n == 1
 
 
 @dataclass
@@ -40,14 +60,14 @@ class _Job:
     params: DecodeParams
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
-    queued_at: float = field(default_factory=time.perf_counter)
+    prompt_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
 class EngineStats:
-    batches: int = 0
     requests: int = 0
-    largest_batch: int = 0
+    largest_batch: int = 0  # the most requests decoded side by side
+    sampled_batches: int = 0
 
 
 class BatchingEngine:
@@ -60,30 +80,97 @@ class BatchingEngine:
         self.eos_ids = eos_token_ids(model, tokenizer)
         self.context_length = getattr(model.config, "max_position_embeddings", None)
         self.stats = EngineStats()
-        # A fast tokenizer's padding settings are mutable state: a padded batch encode in the worker and
-        # a token count in the event loop must not run at once ("Already borrowed").
+        # A fast tokenizer's padding settings are mutable state: a padded batch encode, a token count and
+        # a decode in different threads must not run at once ("Already borrowed").
         self._tokenizer_lock = threading.Lock()
-        self._queue: queue.Queue[_Job] = queue.Queue()
+        self._continuous = self._start_continuous_batching()
+        self._decoding: dict[str, _Job] = {}  # greedy requests in the continuous batch, by request id
+        threading.Thread(target=self._route_outputs, name="cotdistill-router", daemon=True).start()
+        self._sampled: queue.Queue[_Job] = queue.Queue()
         self._held: list[_Job] = []  # taken from the queue but waiting for a batch with their settings
-        self._worker = threading.Thread(target=self._run, name="cotdistill-batcher", daemon=True)
-        self._worker.start()
+        threading.Thread(target=self._run_sampled, name="cotdistill-sampler", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the decoding loop; its thread would otherwise keep the interpreter from exiting."""
+        self._continuous.stop(block=True, timeout=30)
 
     def count_tokens(self, prompt: str) -> int:
-        with self._tokenizer_lock:
-            return len(self.tokenizer(prompt)["input_ids"])
+        return len(self._encode(prompt))
 
     async def complete(self, prompt: str, params: DecodeParams) -> Completion:
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put(_Job(prompt, params, loop, future))
-        return await future
+        job = _Job(prompt, params, loop, loop.create_future())
+        self.stats.requests += 1
+        if not params.greedy:
+            self._sampled.put(job)
+            return await job.future
+        job.prompt_ids = self._encode(prompt)
+        request_id = uuid.uuid4().hex
+        self._decoding[request_id] = job
+        self.stats.largest_batch = max(self.stats.largest_batch, min(len(self._decoding), self.max_batch))
+        # Streamed token by token only when a stop string has to be watched for.
+        self._continuous.add_request(job.prompt_ids, request_id=request_id, max_new_tokens=params.max_tokens,
+                                     streaming=bool(params.stop), eos_token_id=self.eos_ids)  # fmt: skip
+        try:
+            return await job.future
+        finally:  # the client went away: its row leaves the batch
+            if self._decoding.pop(request_id, None) is not None:
+                self._continuous.cancel_request(request_id)
 
-    # --- worker thread --------------------------------------------------------------------------
-    def _run(self) -> None:
+    def _encode(self, prompt: str) -> list[int]:
+        with self._tokenizer_lock:
+            return list(self.tokenizer(prompt)["input_ids"])
+
+    # --- greedy: continuous batching --------------------------------------------------------------
+    def _start_continuous_batching(self):
+        from transformers import ContinuousBatchingConfig, GenerationConfig
+
+        tokens = self.max_batch * min(self.context_length or CACHE_TOKENS_PER_REQUEST, CACHE_TOKENS_PER_REQUEST)
+        settings = ContinuousBatchingConfig(
+            max_requests_per_batch=self.max_batch,
+            page_size=CACHE_PAGE_TOKENS,
+            num_blocks=math.ceil(tokens / CACHE_PAGE_TOKENS),  # a block holds one page of every layer
+        )
+        generation = GenerationConfig(do_sample=False, eos_token_id=self.eos_ids, pad_token_id=self.tokenizer.pad_token_id)
+        manager = self.model.init_continuous_batching(generation_config=generation, continuous_batching_config=settings)
+        manager.start()
+        return manager
+
+    def _route_outputs(self) -> None:
+        """Hand each finished row (or a streamed row that completed a stop string) to its caller."""
         while True:
-            batch = self._next_batch()
+            output = self._continuous.get_result(timeout=1.0)
+            if output is None:
+                if not self._continuous.is_running():
+                    self._fail_decoding(RuntimeError("the decoding loop stopped; see the server log"))
+                    time.sleep(1.0)
+                continue
+            job = self._decoding.get(output.request_id)
+            if job is None:  # answered already, or its caller went away
+                continue
+            if output.error is not None:
+                self._decoding.pop(output.request_id, None)
+                job.loop.call_soon_threadsafe(_set_exception, job.future, RuntimeError(output.error))
+                continue
+            with self._tokenizer_lock:
+                generation = trim_row(output.generated_tokens, self.tokenizer, self.eos_ids, job.params.stop)
+            if generation.stopped_by == "stop" or output.is_finished():
+                self._decoding.pop(output.request_id, None)
+                if not output.is_finished():  # a stop string ended it: free its place in the batch now
+                    self._continuous.cancel_request(output.request_id)
+                job.loop.call_soon_threadsafe(_set_result, job.future, Completion(len(job.prompt_ids), [generation]))
+
+    def _fail_decoding(self, error: Exception) -> None:
+        for job in list(self._decoding.values()):
+            job.loop.call_soon_threadsafe(_set_exception, job.future, error)
+
+    # --- sampled: static batches ------------------------------------------------------------------
+    def _run_sampled(self) -> None:
+        while True:
+            batch = self._next_sampled_batch()
             try:
-                results = self._decode([job.prompt for job in batch], batch[0].params)
+                with self._continuous.pause():
+                    results = self._decode([job.prompt for job in batch], batch[0].params)
             except Exception as error:  # noqa: BLE001 - every caller gets the error, the worker lives on
                 for job in batch:
                     job.loop.call_soon_threadsafe(_set_exception, job.future, error)
@@ -91,22 +178,21 @@ class BatchingEngine:
             for job, result in zip(batch, results):
                 job.loop.call_soon_threadsafe(_set_result, job.future, result)
 
-    def _next_batch(self) -> list[_Job]:
+    def _next_sampled_batch(self) -> list[_Job]:
         """The oldest job plus every job with the same params that arrives within the wait, up to max_batch."""
-        first = self._held.pop(0) if self._held else self._queue.get()
+        first = self._held.pop(0) if self._held else self._sampled.get()
         batch, others = [first], []
         for job in self._held:
             (batch if job.params == first.params and len(batch) < self.max_batch else others).append(job)
         deadline = time.perf_counter() + self.batch_wait_s
         while len(batch) < self.max_batch:
             try:
-                job = self._queue.get(timeout=max(0.0, deadline - time.perf_counter()))
+                job = self._sampled.get(timeout=max(0.0, deadline - time.perf_counter()))
             except queue.Empty:
                 break
             (batch if job.params == first.params else others).append(job)
         self._held = others
-        self.stats.batches += 1
-        self.stats.requests += len(batch)
+        self.stats.sampled_batches += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         return batch
 
@@ -115,18 +201,15 @@ class BatchingEngine:
 
         with self._tokenizer_lock:
             encoded = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.model.device)
-        kwargs = dict(max_new_tokens=params.max_tokens, eos_token_id=self.eos_ids,
-                      pad_token_id=self.tokenizer.pad_token_id, num_return_sequences=params.n)  # fmt: skip
-        if params.temperature > 0:
-            kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        kwargs = dict(max_new_tokens=params.max_tokens, eos_token_id=self.eos_ids, pad_token_id=self.tokenizer.pad_token_id,
+                      num_return_sequences=params.n, do_sample=True, temperature=params.temperature, top_p=params.top_p)  # fmt: skip
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
         with torch.inference_mode():
             output = self.model.generate(**encoded, **kwargs)
         rows = output[:, encoded["input_ids"].shape[1] :].tolist()
-        generations = [trim_row(ids, self.tokenizer, self.eos_ids, params.stop) for ids in rows]
+        with self._tokenizer_lock:
+            generations = [trim_row(ids, self.tokenizer, self.eos_ids, params.stop) for ids in rows]
         prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
         n = params.n
         return [Completion(int(prompt_tokens[i]), generations[i * n : (i + 1) * n]) for i in range(len(prompts))]
