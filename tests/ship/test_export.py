@@ -162,18 +162,16 @@ def test_an_unmerged_lora_adapter_is_merged_into_the_export(tiny_llama, tmp_path
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
     ids = torch.tensor([[1, 2, 3, 400, 5000]])
     with torch.no_grad():
-        reference = _unmerged(adapter, tiny_llama)(ids).logits
+        reference = _unmerged(adapter)(ids).logits
         merged = AutoModelForCausalLM.from_pretrained(out)(ids).logits
         base = AutoModelForCausalLM.from_pretrained(tiny_llama)(ids).logits
     assert torch.allclose(merged, reference, atol=1e-4)
     assert not torch.allclose(merged[..., : base.shape[-1]], base, atol=1e-4)  # the adapter did change something
 
 
-def _unmerged(adapter: Path, base_dir: Path):
-    """The adapter applied on the fly by peft (not merged), on a base resized to the adapter's vocabulary."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _unmerged(adapter: Path):
+    """The adapter applied on the fly (not merged), loaded as a user would: peft's AutoPeftModelForCausalLM,
+    which resizes the base to the adapter's tokenizer (transformers' own loader cannot, with --new-sep-token)."""
+    from peft import AutoPeftModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(base_dir)
-    base.resize_token_embeddings(len(AutoTokenizer.from_pretrained(adapter)))
-    return PeftModel.from_pretrained(base, adapter).eval()
+    return AutoPeftModelForCausalLM.from_pretrained(adapter).eval()
