@@ -77,10 +77,12 @@ class ServerProcess:
         self.process.terminate()
         try:
             self.process.wait(15)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # a server that ignores SIGTERM (a live decoding thread) is a bug
             self.process.kill()
             self.process.wait()
-        self._log.close()
+            raise AssertionError(f"cotdistill serve did not exit within 15 s of SIGTERM:\n{self.log()}") from None
+        finally:
+            self._log.close()
 
 
 @pytest.fixture(scope="module")

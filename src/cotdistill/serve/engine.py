@@ -133,6 +133,7 @@ class BatchingEngine:
         )
         generation = GenerationConfig(do_sample=False, eos_token_id=self.eos_ids, pad_token_id=self.tokenizer.pad_token_id)
         manager = self.model.init_continuous_batching(generation_config=generation, continuous_batching_config=settings)
+        manager.warmup()  # allocates the KV cache now: the server is ready only once it can decode
         manager.start()
         return manager
 
