@@ -40,9 +40,11 @@ VARIANTS = [  # (label, strategy, options)
     ("pst ' [SEP]' b=0 l=1", "pst", {**SEP, "rationale_weight": 0.0}),
     ("post-thinking new [SEP] token b=1", "post-thinking", {"new_separator_token": True}),
     ("post-thinking ' |' b=1", "post-thinking", {"separator": " |"}),
-    ("post-thinking newline (default) b=0", "post-thinking", {"rationale_weight": 0.0}),
-    ("post-thinking newline (default) b=1", "post-thinking", {}),
-    ("pst newline (default) b=1 l=1", "pst", {}),
+    ("post-thinking newline b=0", "post-thinking", {"separator": "\n", "rationale_weight": 0.0}),
+    ("post-thinking newline b=1", "post-thinking", {"separator": "\n"}),
+    ("pst newline b=1 l=1", "pst", {"separator": "\n"}),
+    ("post-thinking EOS (default) b=1", "post-thinking", {}),
+    ("pst EOS (default) b=1 l=1", "pst", {}),
 ]
 
 

@@ -124,15 +124,21 @@ def bench_student(name: str, folder: Path, records, args, work: Path, env: dict)
     base = {"max_tokens": args.max_tokens, "temperature": 0}
     rows = []
 
-    port = free_port()
-    server = Server([str(BIN / "cotdistill"), "serve", str(folder), "--port", str(port), "--max-batch", str(max(args.concurrency))],
-                    port, "/health", work / f"{name}-serve.log", env)
-    try:
-        bodies = [{**base, "prompt": p} for p in prompts]
-        rows += measure("cotdistill", f"http://127.0.0.1:{port}/v1/completions", bodies, records, strategy,
-                        args.concurrency, args.warmup)
-    finally:
-        server.stop()
+    # This checkout's `cotdistill serve`, then each --compare-src tree's, one after the other.
+    for label, source in [("cotdistill", None), *(pair.split("=", 1) for pair in args.compare_src)]:
+        server_env = env if source is None else {**env, "PYTHONPATH": str(Path(source).resolve())}
+        label = label if source is None else f"cotdistill {label}"
+        port = free_port()
+        server = Server([str(BIN / "cotdistill"), "serve", str(folder), "--port", str(port), "--max-batch", str(max(args.concurrency))],
+                        port, "/health", work / f"{name}-{label.replace(' ', '-')}.log", server_env)
+        try:
+            bodies = [{**base, "prompt": p} for p in prompts]
+            rows += measure(label, f"http://127.0.0.1:{port}/v1/completions", bodies, records, strategy,
+                            args.concurrency, args.warmup)
+        finally:
+            server.stop()
+    if args.no_llama_cpp:
+        return rows
 
     started = time.perf_counter()
     gguf = export_model(folder, work / f"{name}-gguf", "gguf", quantization=args.gguf_type).files[0]
@@ -181,7 +187,7 @@ def claims(rows: list[dict]) -> list[str]:
     for r in rows:
         same.setdefault((r["strategy"], r["concurrency"]), []).append(r)
     for (strategy, concurrency), pair in same.items():
-        if len(pair) == 2 and concurrency == 1:
+        if len(pair) == 2 and concurrency == 1 and pair[1]["server"].startswith("llama.cpp"):
             a, b = (p["texts"] for p in pair)
             equal = sum(x.strip() == y.strip() for x, y in zip(a, b))
             out.append(f"{strategy}: {equal}/{len(a)} identical greedy outputs, cotdistill serve vs {pair[1]['server']}")
@@ -202,6 +208,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")),
                    help="CPU threads of each server (torch via OMP_NUM_THREADS, llama.cpp via --n_threads)")
     p.add_argument("--name", default="serve")
+    p.add_argument("--compare-src", action="append", default=[],
+                   help="LABEL=SRC: also serve each student with the cotdistill package in SRC (e.g. an older checkout's src/), "
+                        "right after this one's, to compare serving engines side by side")
+    p.add_argument("--no-llama-cpp", action="store_true", help="skip the GGUF export and llama.cpp's server")
     args = p.parse_args()
 
     from cotdistill.cli.evaluate import parse_task_options

@@ -51,20 +51,35 @@ def test_every_strategy_decodes_as_its_metadata_says(name, tiny_llama, tmp_path)
 
 
 @pytest.mark.slow
-def test_answer_first_decoding_stops_at_the_separator(overfit, tiny_llama):
-    """The pst student writes 'y SEP r' when let go; without --explain not one token past SEP (a newline)."""
+def test_answer_first_decoding_stops_at_the_separator(overfit, tmp_path):
+    """The pst student writes 'y EOS r EOS' (EOS is its default separator): without --explain not one
+    token past the first EOS; with it, decoding goes on to the second and the rationale is split off."""
     model_dir = overfit("pst")
-    explained = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, explain=True, similarity=False))
+    out = tmp_path / "explained.json"
+    explained = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, explain=True, similarity=False), out=out)
     assert explained["stop_strings"] == [] and explained["stopped_by"] == {"eos": 2}
     assert explained["accuracy"] == 1.0
+    assert [row["rationale"] for row in read_jsonl(predictions_path(out))] == [r.rationales[0] for r in RECORDS]
 
     stopped = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, similarity=False))
-    assert stopped["stop_strings"] == ["\n"] and stopped["stopped_by"] == {"stop": 2}
-    assert stopped["accuracy"] == 1.0
-    # exactly the answer and separator tokens: " 5" + "\n" per question
-    expected = token_count(model_dir, " 5") + token_count(model_dir, "\n")
-    assert stopped["mean_generated_tokens"] == expected
-    assert explained["mean_generated_tokens"] > expected + 5  # the model would have gone on
+    assert stopped["stopped_by"] == {"eos": 2} and stopped["accuracy"] == 1.0
+    # exactly the answer and its EOS: " 5" + EOS per question
+    assert stopped["mean_generated_tokens"] == token_count(model_dir, " 5") + 1
+    assert explained["mean_generated_tokens"] > token_count(model_dir, " 5") + 5  # the model would have gone on
+
+
+@pytest.mark.slow
+def test_a_text_separator_stops_decoding_where_it_is_written(overfit, tmp_path):
+    model_dir = overfit("pst", separator="\n")
+    out = tmp_path / "eval.json"
+    stopped = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, similarity=False), out=out)
+    assert stopped["stop_strings"] == ["\n"] and stopped["stopped_by"] == {"stop": 2} and stopped["accuracy"] == 1.0
+    assert stopped["mean_generated_tokens"] == token_count(model_dir, " 5") + token_count(model_dir, "\n")
+    for row in read_jsonl(predictions_path(out)):
+        assert row["output"].endswith("\n") and row["output"].count("\n") == 1
+        assert row["rationale"] is None and row["stopped_by"] == ["stop"]
+    explained = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=40, explain=True, similarity=False))
+    assert explained["stopped_by"] == {"eos": 2} and explained["mean_generated_tokens"] > stopped["mean_generated_tokens"] + 5
 
 
 @pytest.mark.slow
@@ -72,8 +87,8 @@ def test_stopped_outputs_end_at_the_separator_and_carry_no_rationale(overfit, tm
     out = tmp_path / "eval.json"
     evaluate(overfit("pst"), records=RECORDS, options=EvalOptions(max_new_tokens=40, similarity=False), out=out)
     for row in read_jsonl(predictions_path(out)):
-        assert row["output"].endswith("\n") and row["output"].count("\n") == 1
-        assert row["rationale"] is None and row["stopped_by"] == ["stop"]
+        assert row["output"] == " 5" if row["id"] == "q1" else row["output"] == " 8"
+        assert row["rationale"] is None and row["stopped_by"] == ["eos"]
 
 
 @pytest.mark.slow

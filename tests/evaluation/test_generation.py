@@ -53,3 +53,16 @@ def test_row_that_hits_the_limit_keeps_every_token(tokenizer):
     body = ids(tokenizer, " one two three")
     generation = trim_row(body, tokenizer, [tokenizer.eos_token_id], ("[SEP]",))
     assert generation.stopped_by == "length" and generation.n_tokens == len(body)
+
+
+def test_an_eos_separator_row_asked_for_its_rationale_ends_at_the_second_eos(tokenizer):
+    """An answer-first student whose separator is EOS: the first EOS stays in the text, the second ends it."""
+    eos = tokenizer.eos_token_id
+    answer, rationale = ids(tokenizer, " yes"), ids(tokenizer, " It flips twice.")
+    row = answer + [eos] + rationale + [eos] + [eos] * 2  # then padding
+    explained = trim_row(row, tokenizer, [eos], (), eos_count=2)
+    assert explained.text == " yes" + tokenizer.eos_token + " It flips twice."
+    assert explained.stopped_by == "eos" and explained.n_tokens == len(answer) + len(rationale) + 2
+    answered = trim_row(row, tokenizer, [eos], ())
+    assert answered.text == " yes" and answered.n_tokens == len(answer) + 1
+

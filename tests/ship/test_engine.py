@@ -35,17 +35,20 @@ def test_concurrent_greedy_rows_match_evaluation_decoding(engine):
 
 
 def test_a_stop_string_ends_the_row_where_evaluation_ends_it(student):
-    """The overfit pst student writes " 5\n Two plus three makes five, ..."; stop inside its rationale."""
+    """The overfit pst student writes " 5" EOS " Two plus three makes five, ..." EOS (EOS is its separator);
+    asked past its first EOS, a stop string inside its rationale ends the row."""
     model, tokenizer = load_causal_lm(student("pst"))
     engine = BatchingEngine(model, tokenizer)
     try:
-        params = DecodeParams(max_tokens=48, stop=("three makes",))
+        params = DecodeParams(max_tokens=48, stop=("three makes",), eos_count=2)
         served = asyncio.run(engine.complete(PROMPTS[0], params)).generations[0]
+        answered = asyncio.run(engine.complete(PROMPTS[0], DecodeParams(max_tokens=48, stop=()))).generations[0]
     finally:
         engine.close()
-    expected, _ = generate_batch(model, tokenizer, PROMPTS[:1], DecodeSettings(max_new_tokens=48, stop_strings=params.stop))
-    assert served == expected[0][0]
-    assert served.stopped_by == "stop" and served.text == " 5\n Two plus three makes"
+    settings = DecodeSettings(max_new_tokens=48, stop_strings=params.stop, eos_count=2)
+    assert served == generate_batch(model, tokenizer, PROMPTS[:1], settings)[0][0][0]
+    assert served.stopped_by == "stop" and served.text == f" 5{tokenizer.eos_token} Two plus three makes"
+    assert answered.text == " 5" and answered.stopped_by == "eos"
 
 
 def test_a_short_request_is_answered_while_a_long_one_decodes(engine):

@@ -1,7 +1,7 @@
 """`cotdistill serve` as a real process on 127.0.0.1, driven with the `openai` SDK.
 
 The students are tiny-llama overfit on two questions, so their greedy outputs are known exactly:
-" 5\n Two plus three makes five, so the sum is 5." (the default separator is a newline) and the
+" 5" EOS " Two plus three makes five, so the sum is 5." EOS (the default separator is EOS) and the
 pre-thinking equivalent.
 """
 
@@ -43,8 +43,8 @@ def test_pst_chat_answers_and_stops_at_the_separator_with_real_usage(serve):
     choice = response.choices[0]
     assert choice.message.content == "5" and choice.finish_reason == "stop"
     assert choice.model_extra["answer"] == "5" and choice.model_extra["rationale"] is None
-    # the student wrote " 5" and its separator and nothing after it; the prompt is the trained template
-    assert response.usage.completion_tokens == _n_tokens(" 5\n")
+    # the student wrote " 5" and its separator (EOS) and nothing after it; the prompt is the trained template
+    assert response.usage.completion_tokens == _n_tokens(" 5") + 1
     assert response.usage.prompt_tokens == _n_tokens(PROMPT)
 
 
@@ -55,8 +55,8 @@ def test_explain_returns_the_rationale_after_the_separator(serve):
     choice = response.choices[0]
     assert choice.model_extra["answer"] == "5"
     assert choice.model_extra["rationale"] == RECORDS[0].rationales[0]
-    # the rationale, then EOS, which counts as a generated token
-    assert response.usage.completion_tokens == _n_tokens(f" 5\n {RECORDS[0].rationales[0]}") + 1
+    # the answer, the separator (EOS), the rationale, then the EOS that ended it: all generated tokens
+    assert response.usage.completion_tokens == _n_tokens(" 5") + 1 + _n_tokens(f" {RECORDS[0].rationales[0]}") + 1
 
 
 def test_completions_take_the_prompt_verbatim(serve):

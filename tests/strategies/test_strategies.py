@@ -8,6 +8,7 @@ import pytest
 
 from cotdistill.answers import extract_answer
 from cotdistill.errors import ConfigError, CotdistillError, DataError
+from cotdistill.evaluation.generation import eos_count_for, trim_row
 from cotdistill.records import Record
 from cotdistill.strategies import (
     ANSWER as A,
@@ -33,8 +34,8 @@ YES_NO = Record(id="q3", question="Is ice cold?", answer="yes", answer_type="yes
 PROMPT_TOKENS = [("Question", P), (":", P), ("ĠWhat", P), ("Ġis", P), ("Ġ", P), ("2", P), ("+", P), ("3", P),
                  ("?", P), ("Ċ", P), ("Answer", P), (":", P)]  # fmt: skip
 RATIONALE_TOKENS = [("Ġ", R), ("2", R), ("Ġplus", R), ("Ġ", R), ("3", R), ("Ġis", R), ("Ġ", R), ("5", R), (".", R)]
-SEP_TOKENS = [("Ċ", A)]  # the default separator: one newline token
 EOS = "<|im_end|>"
+SEP_TOKENS = [(EOS, A)]  # the default separator: the end-of-sequence token
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,8 @@ def test_pre_thinking_mask(tokenizer):
 
 
 @pytest.mark.parametrize("name", ["post-thinking", "pst"])
-@pytest.mark.parametrize("separator, sep_tokens", [(None, SEP_TOKENS), (" [SEP]", [("Ġ[", A), ("SE", A), ("P", A), ("]", A)])])
+@pytest.mark.parametrize("separator, sep_tokens", [(None, SEP_TOKENS), ("\n", [("Ċ", A)]),
+                                                   (" [SEP]", [("Ġ[", A), ("SE", A), ("P", A), ("]", A)])])
 def test_answer_first_mask_and_marker(tokenizer, name, separator, sep_tokens):
     options = {} if separator is None else {"separator": separator}
     (example,) = get_strategy(name, **options).encode(NUMERIC, tokenizer)
@@ -99,12 +101,13 @@ def test_new_separator_token_is_one_trained_token(tokenizer):
 
 
 def _ideal_generation(strategy, record, tokenizer, explain=False):
-    """What a perfectly trained student generates: the target tokens, cut at the first stop string."""
+    """What a perfectly trained student generates, cut as evaluation cuts it: its target tokens up to
+    the first stop string or the EOS that ends the row (with an EOS separator and explain, the second)."""
+    strategy.setup_tokenizer(tokenizer)  # as training does: an EOS separator gets the token's name
     example = strategy.encode(record, tokenizer)[0]
     first_target = next(i for i, k in enumerate(example.kinds) if k != P)
-    text = tokenizer.decode(example.input_ids[first_target:], skip_special_tokens=True)
-    cuts = [text.find(s) + len(s) for s in strategy.stop_strings(explain) if s in text]
-    return text[: min(cuts)] if cuts else text
+    stops, eos_count = tuple(strategy.stop_strings(explain)), eos_count_for(strategy, tokenizer, explain)
+    return trim_row(example.input_ids[first_target:], tokenizer, [tokenizer.eos_token_id], stops, eos_count).text
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -129,7 +132,8 @@ def test_explain_continues_into_the_rationale(tokenizer, name):
 
 
 def test_stop_strings_and_flags():
-    assert get_strategy("post-thinking").stop_strings() == ["\n"]
+    assert get_strategy("post-thinking").stop_strings() == []  # EOS, until training names it
+    assert get_strategy("post-thinking", separator="\n").stop_strings() == ["\n"]
     assert get_strategy("post-thinking", separator=" [SEP]").stop_strings() == ["[SEP]"]
     assert get_strategy("pre-thinking").stop_strings() == []
     assert {n for n, cls in STRATEGIES.items() if cls.answer_first} == {"answer-only", "post-thinking", "prefix", "pst"}

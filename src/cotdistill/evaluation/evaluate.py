@@ -10,7 +10,13 @@ from pathlib import Path
 from cotdistill.answers import extract_answer, is_correct
 from cotdistill.errors import CotdistillError
 from cotdistill.files import check_output_file, write_json_atomic, write_jsonl_atomic
-from cotdistill.evaluation.generation import DecodeSettings, Generation, generate_batch, prepare_tokenizer
+from cotdistill.evaluation.generation import (
+    DecodeSettings,
+    Generation,
+    eos_count_for,
+    generate_batch,
+    prepare_tokenizer,
+)
 from cotdistill.evaluation.metrics import answer_spread, majority_vote, summarise
 from cotdistill.prompt_limits import check_prompt_lengths, prompt_cap
 from cotdistill.records import Record
@@ -100,6 +106,7 @@ def evaluate(
         stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
         num_samples=options.self_consistency,
         temperature=options.temperature,
+        eos_count=eos_count_for(strategy, tokenizer, options.explain),
     )
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])

@@ -3,7 +3,9 @@
 `transformers` stops each row as soon as a token completes a stop string (`StopStringCriteria`,
 which also catches a stop string split across tokens) or at EOS; finished rows are then padded
 while the rest of the batch goes on. Here each row is cut back to the token that ended it, so no
-token past the separator is kept in the text or counted.
+token past the separator is kept in the text or counted. An answer-first student whose separator is
+EOS itself writes its rationale after that first EOS: asked for it (`eos_count=2`), a row ends at its
+second EOS instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class DecodeSettings:
     num_samples: int = 1
     temperature: float = 0.7
     top_p: float = 1.0
+    eos_count: int = 1  # a row ends at its eos_count-th EOS
 
     @property
     def sampling(self) -> bool:
@@ -62,7 +66,6 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: DecodeSetting
     eos_ids = eos_token_ids(model, tokenizer)
     kwargs = dict(
         max_new_tokens=settings.max_new_tokens,
-        eos_token_id=eos_ids,
         pad_token_id=tokenizer.pad_token_id,
         num_return_sequences=settings.num_samples,
     )
@@ -70,21 +73,48 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: DecodeSetting
         kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
     else:
         kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-    if settings.stop_strings:
-        kwargs.update(stop_strings=list(settings.stop_strings), tokenizer=tokenizer)
+    kwargs.update(row_end_kwargs(tokenizer, eos_ids, settings.stop_strings, settings.eos_count, encoded["input_ids"].shape[1]))
     started = time.perf_counter()
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
     seconds = time.perf_counter() - started
     new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
-    rows = [trim_row(ids, tokenizer, eos_ids, settings.stop_strings) for ids in new_tokens]
+    rows = [trim_row(ids, tokenizer, eos_ids, settings.stop_strings, settings.eos_count) for ids in new_tokens]
     k = settings.num_samples
     return [rows[i * k : (i + 1) * k] for i in range(len(prompts))], seconds
 
 
-def trim_row(ids: list[int], tokenizer, eos_ids: list[int], stop_strings: tuple[str, ...]) -> Generation:
-    """Cut one generated row at whichever comes first: a completed stop string, EOS, or the length limit."""
-    eos_at = next((i for i, t in enumerate(ids) if t in eos_ids), None)
+def row_end_kwargs(tokenizer, eos_ids: list[int], stop_strings: tuple[str, ...], eos_count: int, prompt_width: int) -> dict:
+    """`generate()` arguments that end each row at a completed stop string or at its eos_count-th EOS."""
+    kwargs: dict = {"eos_token_id": eos_ids}
+    if stop_strings:
+        kwargs.update(stop_strings=list(stop_strings), tokenizer=tokenizer)
+    if eos_count > 1:  # EOS alone must not end the row; the criterion counts them instead
+        kwargs.update(eos_token_id=[], stopping_criteria=StoppingCriteriaList([_NthEos(eos_ids, eos_count, prompt_width)]))
+    return kwargs
+
+
+class _NthEos(StoppingCriteria):
+    """Stopping criterion: a row is done once its generated tokens hold `count` EOS tokens."""
+
+    def __init__(self, eos_ids: list[int], count: int, prompt_width: int):
+        self.eos, self.count, self.prompt_width = torch.tensor(eos_ids), count, prompt_width
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_width :]
+        return torch.isin(generated, self.eos.to(generated.device)).sum(dim=1) >= self.count
+
+
+def eos_count_for(strategy, tokenizer, explain: bool) -> int:
+    """2 where an answer-first student's separator is EOS itself and its rationale is wanted, else 1."""
+    return 2 if explain and getattr(strategy, "separator_text", None) == tokenizer.eos_token else 1
+
+
+def trim_row(ids: list[int], tokenizer, eos_ids: list[int], stop_strings: tuple[str, ...], eos_count: int = 1) -> Generation:
+    """Cut one generated row at whichever comes first: a completed stop string, its eos_count-th EOS
+    (the EOS before it stay in the text), or the length limit."""
+    eos_positions = [i for i, t in enumerate(ids) if t in eos_ids]
+    eos_at = eos_positions[eos_count - 1] if len(eos_positions) >= eos_count else None
     body = ids if eos_at is None else ids[:eos_at]
     # skip_special_tokens=False: a separator registered as a special token must stay visible.
     text = tokenizer.decode(body, skip_special_tokens=False)

@@ -1,9 +1,9 @@
 """`--format hf`: merged safetensors, tokenizer, and a generation_config.json that stops like `cotdistill eval`.
 
 transformers honours `stop_strings` in generation_config.json (pass `tokenizer=` to `generate`);
-vLLM and other servers that read only token ids honour `eos_token_id`, so when the separator is a
-single token (`--new-sep-token`) its id is added there too and they stop at it without being told;
-with the default four-token " [SEP]" such servers must be sent `stop=["[SEP]"]`. The chat template
+vLLM and other servers that read only token ids honour `eos_token_id`. The default separator is EOS
+itself, so they stop after the answer unasked; a separator that is another single token (a newline,
+`--new-sep-token`) has its id added there too; a longer text separator must be sent as `stop=[...]`. The chat template
 is replaced by one that renders the strategy's prompt, so chat requests prompt the student as trained.
 """
 

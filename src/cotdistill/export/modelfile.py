@@ -16,9 +16,12 @@ def modelfile(gguf_name: str, spec: ServingSpec, eos_token: str | None) -> str:
         f'TEMPLATE """{_go_literal(spec.prompt_prefix)}{{{{ .Prompt }}}}{_go_literal(spec.prompt_suffix)}"""',
         "PARAMETER temperature 0",
     ]
-    stops = list(spec.stop_strings) + ([eos_token] if eos_token else [])
+    stops = dict.fromkeys([*spec.stop_strings, *([eos_token] if eos_token else [])])
     lines += [f"PARAMETER stop {_quoted(stop)}" for stop in stops]
-    if spec.answer_first and spec.separator:
+    if spec.answer_first and spec.separator == eos_token:
+        lines.append("# answer-first: its separator is the end-of-sequence token, so generation ends after the answer; "
+                     "for the rationale after it, serve the student with `cotdistill serve` and send \"explain\": true")
+    elif spec.answer_first and spec.separator:
         lines.append(f"# answer-first: generation ends at {json.dumps(spec.separator)} (its separator); "
                      "remove that stop line to get the rationale after it")
     return "\n".join(lines) + "\n"
@@ -30,7 +33,7 @@ def _go_literal(text: str) -> str:
 
 
 def _quoted(value: str) -> str:
-    """A Modelfile value: "..." for plain text; a value with a newline (the default separator), a quote
+    """A Modelfile value: "..." for plain text; a value with a newline (a newline separator), a quote
     or a backslash is written verbatim inside triple quotes instead of relying on escape sequences."""
     if any(c in value for c in '\n"\\'):
         return f'"""{value}"""'

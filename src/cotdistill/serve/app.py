@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cotdistill.evaluation.generation import eos_count_for
 from cotdistill.export.spec import ServingSpec
 from cotdistill.serve.engine import BatchingEngine, Completion, DecodeParams
 
@@ -99,7 +100,7 @@ def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: 
         _check_request(request, model_name)
         prompt = spec.prompt(_question(request.messages))
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
-        completion = await _complete(engine, prompt, _params(request, spec, max_tokens))
+        completion = await _complete(engine, prompt, _params(request, spec, max_tokens, _eos_count(engine, strategy, request)))
         choices = [
             {"index": i, "message": {"role": "assistant", "content": text.strip()},
              "finish_reason": finish, **_split(strategy, text)}  # fmt: skip
@@ -113,7 +114,7 @@ def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: 
         prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
         if not prompts or any(not p for p in prompts):
             raise ApiError(400, "prompt must be a non-empty string or list of non-empty strings", param="prompt")
-        params = _params(request, spec, request.max_tokens or DEFAULT_MAX_TOKENS)
+        params = _params(request, spec, request.max_tokens or DEFAULT_MAX_TOKENS, _eos_count(engine, strategy, request))
         import asyncio
 
         results = await asyncio.gather(*(_complete(engine, p, params) for p in prompts))
@@ -151,13 +152,17 @@ def _question(messages: list[ChatMessage]) -> str:
     return content
 
 
-def _params(request: _Sampling, spec: ServingSpec, max_tokens: int) -> DecodeParams:
+def _eos_count(engine: BatchingEngine, strategy, request: _Sampling) -> int:
+    return eos_count_for(strategy, engine.tokenizer, request.explain)
+
+
+def _params(request: _Sampling, spec: ServingSpec, max_tokens: int, eos_count: int) -> DecodeParams:
     extra = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     if any(not s for s in extra):
         raise ApiError(400, "stop strings must be non-empty", param="stop")
     stops = tuple(dict.fromkeys([*spec.stops(request.explain), *extra]))
     return DecodeParams(max_tokens=max_tokens, stop=stops, temperature=request.temperature,
-                        top_p=request.top_p, n=request.n)  # fmt: skip
+                        top_p=request.top_p, n=request.n, eos_count=eos_count)  # fmt: skip
 
 
 async def _complete(engine: BatchingEngine, prompt: str, params: DecodeParams) -> Completion:

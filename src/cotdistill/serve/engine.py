@@ -24,7 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from cotdistill.evaluation.generation import Generation, eos_token_ids, prepare_tokenizer, trim_row
+from cotdistill.evaluation.generation import Generation, eos_token_ids, prepare_tokenizer, row_end_kwargs, trim_row
 
 # Tokens of KV cache per batch place. transformers sizes the cache from free memory (60% of it on a
 # CPU, 14 GB here); this bounds it to what `max_batch` requests of up to this length need. A longer
@@ -42,6 +42,7 @@ class DecodeParams:
     temperature: float = 0.0  # 0: greedy, as evaluation decodes
     top_p: float = 1.0
     n: int = 1
+    eos_count: int = 1  # a row ends at its eos_count-th EOS (2: an EOS separator, then the rationale)
 
     @property
     def greedy(self) -> bool:
@@ -108,9 +109,11 @@ class BatchingEngine:
         request_id = uuid.uuid4().hex
         self._decoding[request_id] = job
         self.stats.largest_batch = max(self.stats.largest_batch, min(len(self._decoding), self.max_batch))
-        # Streamed token by token only when a stop string has to be watched for.
+        # Streamed token by token when this side decides where the row ends: a stop string, or an EOS
+        # that is a separator rather than the end.
+        watched = bool(params.stop) or params.eos_count > 1
         self._continuous.add_request(job.prompt_ids, request_id=request_id, max_new_tokens=params.max_tokens,
-                                     streaming=bool(params.stop), eos_token_id=self.eos_ids)  # fmt: skip
+                                     streaming=watched, eos_token_id=self.eos_ids if params.eos_count == 1 else [])  # fmt: skip
         try:
             return await job.future
         finally:  # the client went away: its row leaves the batch
@@ -154,10 +157,11 @@ class BatchingEngine:
                 job.loop.call_soon_threadsafe(_set_exception, job.future, RuntimeError(output.error))
                 continue
             with self._tokenizer_lock:
-                generation = trim_row(output.generated_tokens, self.tokenizer, self.eos_ids, job.params.stop)
-            if generation.stopped_by == "stop" or output.is_finished():
+                generation = trim_row(output.generated_tokens, self.tokenizer, self.eos_ids, job.params.stop,
+                                      job.params.eos_count)  # fmt: skip
+            if generation.stopped_by != "length" or output.is_finished():
                 self._decoding.pop(output.request_id, None)
-                if not output.is_finished():  # a stop string ended it: free its place in the batch now
+                if not output.is_finished():  # ended here, not by the manager: free its place in the batch now
                     self._continuous.cancel_request(output.request_id)
                 job.loop.call_soon_threadsafe(_set_result, job.future, Completion(len(job.prompt_ids), [generation]))
 
@@ -202,15 +206,14 @@ class BatchingEngine:
 
         with self._tokenizer_lock:
             encoded = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.model.device)
-        kwargs = dict(max_new_tokens=params.max_tokens, eos_token_id=self.eos_ids, pad_token_id=self.tokenizer.pad_token_id,
-                      num_return_sequences=params.n, do_sample=True, temperature=params.temperature, top_p=params.top_p)  # fmt: skip
-        if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        kwargs = dict(max_new_tokens=params.max_tokens, pad_token_id=self.tokenizer.pad_token_id, num_return_sequences=params.n,
+                      do_sample=True, temperature=params.temperature, top_p=params.top_p,
+                      **row_end_kwargs(self.tokenizer, self.eos_ids, params.stop, params.eos_count, encoded["input_ids"].shape[1]))  # fmt: skip
         with torch.inference_mode():
             output = self.model.generate(**encoded, **kwargs)
         rows = output[:, encoded["input_ids"].shape[1] :].tolist()
         with self._tokenizer_lock:
-            generations = [trim_row(ids, self.tokenizer, self.eos_ids, params.stop) for ids in rows]
+            generations = [trim_row(ids, self.tokenizer, self.eos_ids, params.stop, params.eos_count) for ids in rows]
         prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
         n = params.n
         return [Completion(int(prompt_tokens[i]), generations[i * n : (i + 1) * n]) for i in range(len(prompts))]

@@ -2,7 +2,7 @@
 
     strategy = get_strategy("pst", semantic_weight=0.5)
     strategy.prompt(record)              # inference prompt
-    strategy.stop_strings()              # ["\n"] (the separator) for answer-first strategies
+    strategy.stop_strings()              # [separator] for answer-first strategies (after training: "<|im_end|>")
     strategy.split_output(generated)     # (answer part, rationale part or None)
     strategy.encode(record, tokenizer)   # EncodedExample(s): input_ids + per-token loss kinds
     strategy_from_metadata(read_model_metadata(model_dir))   # at evaluation time

@@ -19,12 +19,14 @@ from cotdistill.records import Record, format_question
 PROMPT, ANSWER, RATIONALE = 0, 1, 2
 
 DEFAULT_PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
-# A newline: one token in every common tokenizer, and one a student already expects after a short
-# answer. A separator the student finds unlikely (" [SEP]" is 4 SmolLM2 tokens at ~7 nats each; a
-# new vocabulary token starts near 20) dominates the early gradients, and under Adam, whose step
-# sizes remember those gradients, answer-first students then learnt the answer far slower than
-# answer-only ones (bench/results/answer_share.md; docs/strategies.md, "The separator").
-DEFAULT_SEPARATOR = "\n"
+# "eos": the tokenizer's end-of-sequence token ends the answer, as it ends answer-only's; the rationale
+# follows it. A separator the student finds unlikely (" [SEP]" is 4 SmolLM2 tokens at ~7 nats each; a
+# new vocabulary token starts near 20) dominates the early gradients, and under Adam, whose step sizes
+# remember them, answer-first students learnt the answer far slower (bench/results/answer_share.md).
+# A newline fixed that but not generalisation: on coin flip's dev slice, post-thinking with b = 0 (the
+# answer-only loss) memorised its training answers with a newline after the answer (54%) and learnt the
+# rule with EOS there (100%), as answer-only does (docs/strategies.md, "The separator").
+EOS_SEPARATOR = "eos"
 NEW_SEPARATOR_TOKEN = "[SEP]"
 EOS = object()  # sentinel segment text: the tokenizer's end-of-sequence token
 

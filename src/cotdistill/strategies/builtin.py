@@ -4,7 +4,7 @@
 |---------------|------------------------------------|--------------------------------------|
 | answer-only   | " y" EOS                           | CE(y)                                |
 | pre-thinking  | " r\\nTherefore, the answer is y" EOS | CE(r + y), one token mean            |
-| post-thinking | " y" SEP " r" EOS                  | CE(y + SEP) + b * CE(r)              |
+| post-thinking | " y" SEP " r" EOS (SEP: EOS by default) | CE(y + SEP) + b * CE(r)         |
 | prefix        | "[label] x" -> " y" EOS and "[rationale] x" -> " r" EOS | a * CE(y) + (1 - a) * CE(r) |
 | pst           | as post-thinking, marker at SEP    | CE(y + SEP) + b * CE(r) + l * L_sem  |
 
@@ -19,8 +19,8 @@ from typing import Literal
 from cotdistill.records import Record
 from cotdistill.strategies.base import (
     ANSWER,
-    DEFAULT_SEPARATOR,
     EOS,
+    EOS_SEPARATOR,
     NEW_SEPARATOR_TOKEN,
     RATIONALE,
     LossSpec,
@@ -99,8 +99,9 @@ class PostThinking(Strategy):
     name = "post-thinking"
     answer_first = True
     separator: str = field(
-        default=DEFAULT_SEPARATOR,
-        metadata={"help": "Text between answer and rationale; stop string at inference (stripped)."},
+        default=EOS_SEPARATOR,
+        metadata={"help": f"Between answer and rationale: '{EOS_SEPARATOR}' (the tokenizer's end-of-sequence token) "
+                          "or text; inference stops there."},
     )
     new_separator_token: bool = field(
         default=False,
@@ -119,6 +120,8 @@ class PostThinking(Strategy):
         return self.separator.strip() or self.separator
 
     def setup_tokenizer(self, tokenizer) -> list[int]:
+        if self.separator == EOS_SEPARATOR:
+            self.separator = tokenizer.eos_token  # the token's own text, so cotdistill.json names it
         if not self.new_separator_token:
             return []
         from tokenizers import AddedToken
@@ -130,7 +133,7 @@ class PostThinking(Strategy):
     def examples(self, record: Record):
         target = [
             Segment(" " + answer_text(record), ANSWER),
-            Segment(self.separator, ANSWER, marker=True),
+            Segment(EOS if self.separator == EOS_SEPARATOR else self.separator, ANSWER, marker=True),
             Segment(" " + only_rationale(record), RATIONALE),
             Segment(EOS, RATIONALE),
         ]
@@ -140,7 +143,8 @@ class PostThinking(Strategy):
         return LossSpec(answer_weight=1.0, rationale_weight=self.rationale_weight)
 
     def stop_strings(self, explain: bool = False) -> list[str]:
-        return [] if explain else [self.separator_text]
+        # An EOS separator not yet bound to a tokenizer (setup_tokenizer names it) needs no stop string.
+        return [] if explain or self.separator == EOS_SEPARATOR else [self.separator_text]
 
     def split_output(self, text: str) -> tuple[str, str | None]:
         at = text.find(self.separator_text)

@@ -37,7 +37,7 @@ class TrainConfig(BaseModel):
 
     # Strategy settings (None: the strategy's own default; see docs/strategies.md).
     prompt_template: str | None = Field(None, description="Prompt with '{question}'; default 'Question: {question}\\nAnswer:'.")
-    separator: str | None = Field(None, description="Answer/rationale separator (post-thinking, pst); default a newline.")
+    separator: str | None = Field(None, description="Answer/rationale separator (post-thinking, pst): 'eos' (default, the end-of-sequence token) or text.")
     new_separator_token: bool | None = Field(None, description="Add '[SEP]' as one new vocabulary token (post-thinking, pst).")
     rationale_weight: float | None = Field(None, ge=0, description="b: rationale CE weight (post-thinking, pst); default 1.")
     semantic_weight: float | None = Field(None, ge=0, description="l: semantic loss weight (pst); default 1.")
