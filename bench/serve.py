@@ -183,14 +183,12 @@ def claims(rows: list[dict]) -> list[str]:
                 gain = eight["requests_per_s"] / one["requests_per_s"]
                 out.append(f"{server} {strategy}: requests/s at concurrency 8 vs 1: {eight['requests_per_s']:.2f} vs "
                            f"{one['requests_per_s']:.2f} ({gain:.1f}x) -> goal '>= 3x' {'met' if gain >= 3 else 'NOT met'}")
-    same = {}
-    for r in rows:
-        same.setdefault((r["strategy"], r["concurrency"]), []).append(r)
-    for (strategy, concurrency), pair in same.items():
-        if len(pair) == 2 and concurrency == 1 and pair[1]["server"].startswith("llama.cpp"):
-            a, b = (p["texts"] for p in pair)
-            equal = sum(x.strip() == y.strip() for x, y in zip(a, b))
-            out.append(f"{strategy}: {equal}/{len(a)} identical greedy outputs, cotdistill serve vs {pair[1]['server']}")
+    for strategy in dict.fromkeys(r["strategy"] for r in rows):
+        ours, llama = by.get(("cotdistill", strategy, 1)), next((r for r in rows if r["strategy"] == strategy and
+                                                                   r["concurrency"] == 1 and r["server"].startswith("llama.cpp")), None)  # fmt: skip
+        if ours and llama:
+            equal = sum(x.strip() == y.strip() for x, y in zip(ours["texts"], llama["texts"]))
+            out.append(f"{strategy}: {equal}/{len(ours['texts'])} identical greedy outputs, cotdistill serve vs {llama['server']}")
     return out
 
 
