@@ -141,7 +141,8 @@ class BatchingEngine:
         return manager
 
     def _route_outputs(self) -> None:
-        """Hand each finished row (or a streamed row that completed a stop string) to its caller."""
+        """Hand each row to its caller once it ends: at a stop string or its last EOS (streamed rows, cut here) or
+        where the manager ended it (EOS, the token limit)."""
         while True:
             output = self._continuous.get_result(timeout=1.0)
             if output is None:
