@@ -55,6 +55,7 @@ def test_explain_returns_the_rationale_after_the_separator(serve):
     choice = response.choices[0]
     assert choice.model_extra["answer"] == "5"
     assert choice.model_extra["rationale"] == RECORDS[0].rationales[0]
+    assert choice.message.content == f"5\n\n{RECORDS[0].rationales[0]}"  # the EOS separator shown as a blank line
     # the answer, the separator (EOS), the rationale, then the EOS that ended it: all generated tokens
     assert response.usage.completion_tokens == _n_tokens(" 5") + 1 + _n_tokens(f" {RECORDS[0].rationales[0]}") + 1
 

@@ -102,7 +102,8 @@ def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: 
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
         completion = await _complete(engine, prompt, _params(request, spec, max_tokens, _eos_count(engine, strategy, request)))
         choices = [
-            {"index": i, "message": {"role": "assistant", "content": text.strip()},
+            # An EOS separator is a token, not text a reader wants: the chat message shows a blank line there.
+            {"index": i, "message": {"role": "assistant", "content": "\n\n".join(p.strip() for p in text.split(engine.tokenizer.eos_token))},
              "finish_reason": finish, **_split(strategy, text)}  # fmt: skip
             for i, (text, finish) in enumerate(_texts(completion, request, spec))
         ]
