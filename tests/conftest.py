@@ -10,6 +10,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("COTDISTILL_DATA", REPO.parent / "shared" / "data"))
 
+# No hub access in tests; prepared models cached once for all runs unless COTDISTILL_HOME is set.
+# Set when pytest loads this file, before collection imports any test module: huggingface_hub reads
+# HF_HUB_OFFLINE once, when it is first imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("COTDISTILL_HOME", str(Path.home() / ".cache" / "cotdistill"))
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
@@ -17,15 +24,6 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (set COTDISTILL_DATA to point at it)")
     return SHARED_DATA
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _offline_and_cached(tmp_path_factory):
-    """No hub access in tests; prepared models cached once per session unless COTDISTILL_HOME is set."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("COTDISTILL_HOME", str(Path.home() / ".cache" / "cotdistill"))
-    yield
 
 
 def _prepared(name: str) -> Path:
