@@ -4,8 +4,9 @@ Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /he
 - Chat: the last user message is the question; it is wrapped in the student's own prompt template.
   Completions: the prompt is sent as given (format it like the student was trained, e.g.
   "Question: ...\\nAnswer:"), as llama.cpp or vLLM would.
-- Answer-first students stop at their separator; `"explain": true` (an extra body field) lets them
-  go on to EOS and returns the rationale too. Pre-thinking students always run to EOS.
+- Answer-first students stop at their separator (EOS by default); `"explain": true` (an extra body
+  field) lets them go on to the rationale's end and returns it too; a chat message shows an EOS
+  separator as a blank line. Pre-thinking students always run to EOS.
 - Every choice carries `answer` and `rationale` (the strategy's own split of the output); `usage`
   counts the prompt's and the generated tokens (EOS included when it ended the row).
 - Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with a 4xx status for
