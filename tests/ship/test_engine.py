@@ -14,11 +14,22 @@ PROMPTS = ["Question: What is 2 + 3?\nAnswer:", "Question: Name a colour.\nAnswe
 
 
 @pytest.fixture
-def engine(tiny_llama):
-    model, tokenizer = load_causal_lm(tiny_llama)
-    engine = BatchingEngine(model, tokenizer)
-    yield engine
-    engine.close()
+def engine_for():
+    """engine_for(model_dir) -> a BatchingEngine on that model, closed after the test."""
+    engines = []
+
+    def make(model_dir) -> BatchingEngine:
+        engines.append(BatchingEngine(*load_causal_lm(model_dir)))
+        return engines[-1]
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def engine(engine_for, tiny_llama):
+    return engine_for(tiny_llama)
 
 
 def test_concurrent_greedy_rows_match_evaluation_decoding(engine):
@@ -34,17 +45,14 @@ def test_concurrent_greedy_rows_match_evaluation_decoding(engine):
     assert engine.stats.largest_batch == 3
 
 
-def test_a_stop_string_ends_the_row_where_evaluation_ends_it(student):
+def test_a_stop_string_ends_the_row_where_evaluation_ends_it(engine_for, student):
     """The overfit pst student writes " 5" EOS " Two plus three makes five, ..." EOS (EOS is its separator);
     asked past its first EOS, a stop string inside its rationale ends the row."""
-    model, tokenizer = load_causal_lm(student("pst"))
-    engine = BatchingEngine(model, tokenizer)
-    try:
-        params = DecodeParams(max_tokens=48, stop=("three makes",), eos_count=2)
-        served = asyncio.run(engine.complete(PROMPTS[0], params)).generations[0]
-        answered = asyncio.run(engine.complete(PROMPTS[0], DecodeParams(max_tokens=48, stop=()))).generations[0]
-    finally:
-        engine.close()
+    engine = engine_for(student("pst"))
+    model, tokenizer = engine.model, engine.tokenizer
+    params = DecodeParams(max_tokens=48, stop=("three makes",), eos_count=2)
+    served = asyncio.run(engine.complete(PROMPTS[0], params)).generations[0]
+    answered = asyncio.run(engine.complete(PROMPTS[0], DecodeParams(max_tokens=48, stop=()))).generations[0]
     settings = DecodeSettings(max_new_tokens=48, stop_strings=params.stop, eos_count=2)
     assert served == generate_batch(model, tokenizer, PROMPTS[:1], settings)[0][0][0]
     assert served.stopped_by == "stop" and served.text == f" 5{tokenizer.eos_token} Two plus three makes"
