@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -143,3 +144,34 @@ def test_run_cli_checks_the_config_and_lists_cells(tmp_path):
     assert result.exit_code == 0, result.output
     assert all(cell_id in result.output for cell_id in IDS)
     assert not (tmp_path / "run").exists()  # --check computes nothing
+
+
+def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, monkeypatch):
+    """Settings chosen on the dev slice, then `run` on the test split: the same students, not trained again."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    config = {**CONFIG, "strategies": ["answer-only"], "tasks": [{**CONFIG["tasks"][0], "dev_size": 2}]}
+    Path("grid.yaml").write_text(yaml.safe_dump(config))
+    cell = "cells/" + IDS[0]
+    dev = CliRunner().invoke(app, ["run", "grid.yaml", "--split", "dev", "--no-report"])
+    assert dev.exit_code == 0, dev.output
+    test = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report"])
+    assert test.exit_code == 0, test.output
+    assert f"reusing the student trained with the same settings in runs/tiny-grid-dev/{cell}" in test.output
+    dev_model, test_model = Path("runs/tiny-grid-dev", cell, "model"), Path("runs/tiny-grid", cell, "model")
+    weights = sorted(p.name for p in dev_model.glob("*.safetensors"))
+    assert weights and all((dev_model / p).stat().st_ino == (test_model / p).stat().st_ino for p in weights)
+    assert (dev_model / "checkpoints").is_dir() and not (test_model / "checkpoints").exists()
+    dev_result, test_result = (json.loads(Path(run, cell, "eval.json").read_text()) for run in ("runs/tiny-grid-dev", "runs/tiny-grid"))
+    assert (dev_result["eval_split"], test_result["eval_split"]) == ("dev", "test")
+    assert test_result["trained_in"] == f"runs/tiny-grid-dev/{cell}" and dev_result["trained_in"] is None
+    assert test_result["train_seconds"] == dev_result["train_seconds"]
+
+    changed = {**config, "training": {**config["training"], "lr": 1e-3}}  # another student: trained, not reused
+    Path("grid.yaml").write_text(yaml.safe_dump(changed))
+    retrained = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report", "--replace"])
+    assert retrained.exit_code == 0, retrained.output
+    assert "reusing" not in retrained.output and "training answer-only" in retrained.output
+    assert json.loads(Path("runs/tiny-grid", cell, "eval.json").read_text())["trained_in"] is None
+    assert (dev_model / weights[0]).stat().st_ino != (test_model / weights[0]).stat().st_ino

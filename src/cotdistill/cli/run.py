@@ -19,6 +19,7 @@ def run_command(
     strategy: list[str] = typer.Option([], "--strategy", help="Run only this strategy's cells (its label or name; repeatable)."),
     seed: list[int] = typer.Option([], "--seed", help="Run only this seed's cells (repeatable)."),
     replace: bool = typer.Option(False, "--replace", help="Re-run finished cells whose settings changed (their results are replaced)."),
+    students_from: list[Path] = typer.Option([], "--students-from", help="Run folder whose students, trained with a cell's exact settings, that cell evaluates instead of training its own (repeatable; a test-split run uses runs/<name>-dev by default)."),
 ) -> None:
     """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
 
@@ -53,12 +54,18 @@ def run_command(
 
     cells = [c for c in experiment.cells() if only(c)]
     console.print(f"[bold]{experiment.name}[/]: {len(cells)} cells -> {folder}")
+    dev_run = Path("runs") / f"{experiment.name}-dev"
+    if not students_from and experiment.eval.split == "test" and dev_run.is_dir() and dev_run.resolve() != folder.resolve():
+        students_from = [dev_run]  # the students chosen on the dev slice: the test split evaluates them, untrained again
+    missing = [str(path) for path in students_from if not (path / "cells").is_dir()]
+    if missing:
+        raise ConfigError([f"--students-from {path}: not a run folder (no cells/ in it)" for path in missing], source=str(config))
     if check:
         for cell in cells:
             console.print(f"  {cell.id}")
         return
     _quiet_loading_bars()
-    summary = run_experiment(experiment, folder, only=only, replace=replace,
+    summary = run_experiment(experiment, folder, only=only, replace=replace, students_from=students_from,
                              log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if summary.report is not None:
         console.print()

@@ -51,8 +51,9 @@ def measured_rate(run_dir: Path) -> float | None:
     return tokens / seconds if seconds else None
 
 
-def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_questions: int, rate: float) -> float:
-    """Train + evaluate seconds of one cell whose curated data is `data`."""
+def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_questions: int, rate: float,
+                 train: bool = True) -> float:
+    """Train (unless its student is trained already) + evaluate seconds of one cell whose curated data is `data`."""
     training = {**config.training, **cell.task.training, **cell.strategy.training}
     examples, per_example = example_tokens(data, cell.strategy.name)
     batch = training.get("batch_size", 8) * training.get("grad_accum", 1)
@@ -63,4 +64,4 @@ def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_question
         sequences = math.ceil(sequences / batch) * batch
     steps = config.eval.max_new_tokens / 2 if cell.strategy.name == "pre-thinking" else 8
     per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
-    return sequences * per_example / rate + eval_questions * per_question + CELL_OVERHEAD_S
+    return sequences * per_example / rate * train + eval_questions * per_question + CELL_OVERHEAD_S

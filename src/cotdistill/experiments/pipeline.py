@@ -24,6 +24,7 @@ IMPORT_SETTINGS = {"import", "path", "model", "answer_type"}
 QUESTIONS_VERSION = 2
 CURATE_SET_BY_GRID = {"task", "split", "max_per_question", "noise", "seed", "teachers"}
 TRAIN_SET_BY_GRID = {"data", "strategy", "student", "out", "seed", "resume"}
+TRAIN_STARTED = "train_started.json"  # beside a cell's model: the settings its training started with (resume)
 
 
 def _key(*parts) -> str:
@@ -214,7 +215,7 @@ class Pipeline:
         from cotdistill.training import TrainConfig, train
 
         settings = train_settings(self.config, cell, data, out)
-        started = out.parent / "train_started.json"
+        started = out.parent / TRAIN_STARTED
         previous = _read(started)
         resume = out.exists() and previous is not None and previous.get("settings") == _jsonable(settings)
         if out.exists() and not resume:

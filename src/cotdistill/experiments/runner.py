@@ -6,6 +6,8 @@ Layout of a run folder:
     curated/<task>-<key>/            curated training sets (shared across strategies and seeds)
     cells/<cell_id>/cell.json        what the cell is and its cache key
     cells/<cell_id>/model/           the trained student (kept: eval can be re-run on it)
+                                     (hard links to another run's student trained with the same settings,
+                                     e.g. the dev run's when the test split is evaluated: see students_from)
     cells/<cell_id>/trained.json     written once training finished
     cells/<cell_id>/eval.json        the cell's result, written last and atomically: "done"
     cells/<cell_id>/error.json       why the cell failed, if it did (removed when it is retried)
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -63,7 +67,6 @@ def claim(folder: Path) -> int | None:
     Two runs of one experiment (two terminals, a re-run while the first is busy) then share the grid
     instead of training the same cell twice. A claim whose process is gone (killed) is taken over.
     """
-    import os
     import socket
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,8 +93,6 @@ def release(folder: Path) -> None:
 
 
 def _alive(pid) -> bool:
-    import os
-
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -130,10 +131,12 @@ class RunSummary:
 class Runner:
     """Drives the cells of one experiment through a pipeline of cached stages."""
 
-    def __init__(self, config: ExperimentConfig, run_dir: str | Path, pipeline=None, log=print, replace: bool = False):
+    def __init__(self, config: ExperimentConfig, run_dir: str | Path, pipeline=None, log=print, replace: bool = False,
+                 students_from=()):
         from cotdistill.experiments.pipeline import Pipeline
 
         self.replace = replace
+        self.students_from = [Path(folder) for folder in students_from]
         self.config = config
         self.run_dir = Path(run_dir)
         self.pipeline = pipeline or Pipeline(config, self.run_dir, log=log)
@@ -215,13 +218,42 @@ class Runner:
                 data, questions = self.pipeline.training_data(cell), len(self.pipeline.eval_records(cell.task))
             except Exception:  # noqa: BLE001 - the cell reports its own failure when its turn comes
                 continue
-            seconds += cell_seconds(self.config, cell, data, questions, rate or CPU_TRAIN_TOKENS_PER_S)
+            seconds += cell_seconds(self.config, cell, data, questions, rate or CPU_TRAIN_TOKENS_PER_S,
+                                    train=self.trained_elsewhere(cell) is None)
             counted += 1
         if not counted:
             self.log(f"estimate: after the teacher has sampled ({len(pending)} pending cells; re-running prints one)")
             return
         rest = f"; {len(pending) - counted} cells wait for teacher sampling and are not counted" if counted < len(pending) else ""
         self.log(f"estimate: ~{seconds / 60:.0f} min for {counted} pending cells (at {source}){rest}")
+
+    def trained_elsewhere(self, cell: Cell) -> Path | None:
+        """This cell's folder in another run whose student was trained with exactly this cell's settings.
+
+        The train key leaves out the evaluated split, so the students chosen on the dev slice are the
+        ones the test split evaluates: training them again would only repeat hours of the same compute.
+        """
+        key = train_key(self.config, cell)
+        for run_dir in self.students_from:
+            source = run_dir / "cells" / cell.id
+            trained = read_json(source / "trained.json")
+            if trained is not None and trained.get("train_key") == key and (source / "model").is_dir():
+                return source
+        return None
+
+    def reuse_student(self, source: Path, folder: Path) -> dict:
+        """Link (or, across file systems, copy) another run's trained student into this cell.
+
+        Its training checkpoints stay behind, and this cell's own interrupted training is forgotten, so
+        a later training in this cell starts from an empty folder and never writes through a link.
+        """
+        from cotdistill.experiments.pipeline import TRAIN_STARTED
+
+        (folder / TRAIN_STARTED).unlink(missing_ok=True)
+        shutil.rmtree(folder / "model", ignore_errors=True)
+        shutil.copytree(source / "model", folder / "model", copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("checkpoints"))
+        return {**read_json(source / "trained.json"), "reused_from": str(source)}
 
     def run_cell(self, cell: Cell, prefix: str) -> dict:
         folder = self.cell_dir(cell)
@@ -233,6 +265,10 @@ class Runner:
         trained = read_json(folder / "trained.json")
         if trained is not None and trained.get("train_key") == train_key(self.config, cell):
             self.log(f"{prefix}: trained already, evaluating")
+        elif (source := self.trained_elsewhere(cell)) is not None:
+            trained = self.reuse_student(source, folder)
+            write_json_atomic(folder / "trained.json", trained)
+            self.log(f"{prefix}: reusing the student trained with the same settings in {source}")
         else:
             (folder / "trained.json").unlink(missing_ok=True)
             self.stage = "data"
@@ -257,6 +293,7 @@ class Runner:
             "samples_per_question": cell.samples_per_question,
             "train_seconds": trained.get("seconds"),
             "train_examples": trained.get("examples"),
+            "trained_in": trained.get("reused_from"),
             "eval_key": eval_key(self.config, cell),
         }
         write_json_atomic(folder / "eval.json", result)  # last: its presence marks the cell done
@@ -276,8 +313,18 @@ class Runner:
         )
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, pipeline=None, log=print, report: bool = True,
-                   only=None, replace: bool = False) -> RunSummary:
+                   only=None, replace: bool = False, students_from=()) -> RunSummary:
     """Run (or resume) every cell of `config` (or those `only(cell)` accepts) under `run_dir`, then render the
-    report. Finished cells whose settings changed are re-run only with `replace` (else CotdistillError)."""
-    return Runner(config, run_dir, pipeline=pipeline, log=log, replace=replace).run(report=report, only=only)
+    report. Finished cells whose settings changed are re-run only with `replace` (else CotdistillError).
+    A cell whose student was trained with the same settings in one of the `students_from` run folders
+    evaluates that student instead of training its own."""
+    return Runner(config, run_dir, pipeline=pipeline, log=log, replace=replace,
+                  students_from=students_from).run(report=report, only=only)
