@@ -28,6 +28,19 @@ def test_grid_is_tasks_by_noise_by_k_by_strategies_by_seeds():
     assert "synth-coin-flip__pst-l0__k4__noise0p2__seed1" in {c.id for c in cells}
 
 
+def test_a_students_train_key_changes_with_what_changes_its_training_data_only():
+    from cotdistill.experiments.runner import train_key
+
+    def keys(curation: dict, **changes) -> dict[str, str]:
+        config = parse_config({**MINIMAL, "noise": [0.0, 0.3], "curation": curation, **changes})
+        return {cell.id: train_key(config, cell) for cell in config.cells()}
+
+    clean, swapped = keys({"filter": "correct"}), keys({"filter": "correct", "noise_kind": "swap"})
+    assert clean["synth-coin-flip__answer-only__k1__noise0__seed0"] == swapped["synth-coin-flip__answer-only__k1__noise0__seed0"]
+    assert clean["synth-coin-flip__answer-only__k1__noise0p3__seed0"] != swapped["synth-coin-flip__answer-only__k1__noise0p3__seed0"]
+    assert keys({"filter": "all"}) != clean and keys({"filter": "correct"}, eval={"split": "test", "max_new_tokens": 9}) == clean
+
+
 def test_every_problem_is_reported_at_once_with_its_field():
     problems = problems_of({
         "name": "t",

@@ -46,8 +46,11 @@ def _dump(model) -> dict:
 
 def train_key(config: ExperimentConfig, cell: Cell) -> str:
     """Everything that changes the trained student."""
+    curation = config.curation
+    if not cell.noise:  # which corruption is idle without noise: a noise-0 cell is the clean experiment's student
+        curation = {name: value for name, value in curation.items() if name != "noise_kind"}
     return settings_key(
-        config.student, _dump(cell.task), config.teacher, config.curation, config.data_seed,
+        config.student, _dump(cell.task), config.teacher, curation, config.data_seed,
         max(config.samples_per_question), _dump(cell.strategy), cell.seed, cell.noise, cell.samples_per_question,
         config.training,
     )
