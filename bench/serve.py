@@ -6,7 +6,9 @@ by `cotdistill serve` (transformers, dynamic batching) and, exported to GGUF, by
 prompt, greedy, from N concurrent clients (concurrency 1 and 8). llama.cpp's server is sent the
 student's stop strings explicitly (it does not read them from the GGUF). Reported per cell:
 latency p50/p95 per request, requests/s, completion tokens per request, and accuracy as a check
-that both servers answer the same.
+that both servers answer the same. A reference row first: the same prompts decoded in this process
+by `cotdistill eval`'s `generate_batch`, one at a time and in batches of 8 (no server, no HTTP), the
+requests/s that the model itself allows on this machine.
 
     .venv/bin/python bench/serve.py --model pst=runs/pst --model pre-thinking=runs/pre \\
         --task synth-last-letters --task-option n_words=2 --questions 24
@@ -90,28 +92,76 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(label: str, url: str, bodies: list[dict], records, strategy, concurrencies, warmup: int) -> list[dict]:
-    from cotdistill.answers import extract_answer, is_correct
-
     asyncio.run(load(url, bodies[:warmup], 1))  # first requests pay one-off costs
     rows = []
     for concurrency in concurrencies:
         responses, latencies, wall = asyncio.run(load(url, bodies, concurrency))
-        texts = [r["choices"][0]["text"] for r in responses]
-        correct = 0
-        for record, text in zip(records, texts):
-            answer_part, _ = strategy.split_output(text)
-            predicted = extract_answer(answer_part, record.answer_type, record.choices, first=strategy.answer_first)
-            correct += predicted is not None and is_correct(predicted, record.answer, record.answer_type, record.choices)
-        rows.append({
-            "server": label, "strategy": strategy.name, "concurrency": concurrency, "requests": len(bodies),
-            "p50_s": round(statistics.median(latencies), 4), "p95_s": round(percentile(latencies, 0.95), 4),
-            "requests_per_s": round(len(bodies) / wall, 3), "wall_s": round(wall, 2),
-            "completion_tokens": round(sum(r["usage"]["completion_tokens"] for r in responses) / len(responses), 2),
-            "accuracy": round(correct / len(records), 3), "texts": texts,
-        })
-        print(f"{label:10s} {strategy.name:12s} c={concurrency}: p50 {rows[-1]['p50_s']:.3f} s, p95 {rows[-1]['p95_s']:.3f} s, "
-              f"{rows[-1]['requests_per_s']:.2f} req/s, {rows[-1]['completion_tokens']} tok, acc {rows[-1]['accuracy']}", flush=True)
+        rows.append(row(label, strategy, concurrency, responses, latencies, wall, records))
     return rows
+
+
+def measure_mixed(label: str, url: str, bodies: list[dict], strategy, concurrency: int) -> dict:
+    """Every other request asks for the rationale too (`explain`): how long do the plain answers wait beside them?"""
+    mixed = [{**body, "explain": bool(i % 2)} for i, body in enumerate(bodies)]
+    responses, latencies, wall = asyncio.run(load(url, mixed, concurrency))
+    answers = [t for body, t in zip(mixed, latencies) if not body["explain"]]
+    explained = [t for body, t in zip(mixed, latencies) if body["explain"]]
+    explained_tokens = [r["usage"]["completion_tokens"] for body, r in zip(mixed, responses) if body["explain"]]
+    found = {"server": label, "strategy": strategy.name, "concurrency": concurrency, "requests": len(mixed), "mixed": True,
+             "answer_p50_s": round(statistics.median(answers), 4), "answer_p95_s": round(percentile(answers, 0.95), 4),
+             "explain_p50_s": round(statistics.median(explained), 4), "requests_per_s": round(len(mixed) / wall, 3),
+             "explained_tokens": round(statistics.mean(explained_tokens), 2)}
+    print(f"{label:10s} {strategy.name:12s} c={concurrency}, half with explain: answers p50 {found['answer_p50_s']:.3f} s, "
+          f"p95 {found['answer_p95_s']:.3f} s; explained p50 {found['explain_p50_s']:.3f} s", flush=True)
+    return found
+
+
+def model_only(folder: Path, records, strategy, stop_strings, args) -> list[dict]:
+    """The same prompts through `cotdistill eval`'s `generate_batch` in this process, batch 1 then batch 8: the
+    requests/s the model itself allows on this machine, with no server, HTTP or scheduling around it."""
+    import torch
+
+    from cotdistill.evaluation.generation import DecodeSettings, generate_batch, prepare_tokenizer
+    from cotdistill.export.student import load_merged_student
+
+    torch.set_num_threads(args.threads)
+    model, tokenizer = load_merged_student(folder)
+    prepare_tokenizer(tokenizer)
+    settings = DecodeSettings(max_new_tokens=args.max_tokens, stop_strings=tuple(stop_strings))
+    prompts = [strategy.prompt(r) for r in records]
+    generate_batch(model, tokenizer, prompts[: args.warmup], settings)
+    rows = []
+    for batch in args.concurrency:
+        started, latencies, generations = time.perf_counter(), [], []
+        for first in range(0, len(prompts), batch):
+            rows_out, seconds = generate_batch(model, tokenizer, prompts[first : first + batch], settings)
+            latencies += [seconds] * len(rows_out)
+            generations += [g[0] for g in rows_out]
+        wall = time.perf_counter() - started
+        responses = [{"choices": [{"text": g.text}], "usage": {"completion_tokens": g.n_tokens}} for g in generations]
+        rows.append(row("transformers generate, no server", strategy, batch, responses, latencies, wall, records))
+    return rows
+
+
+def row(label: str, strategy, concurrency: int, responses: list[dict], latencies: list[float], wall: float, records) -> dict:
+    from cotdistill.answers import extract_answer, is_correct
+
+    texts = [r["choices"][0]["text"] for r in responses]
+    correct = 0
+    for record, text in zip(records, texts):
+        answer_part, _ = strategy.split_output(text)
+        predicted = extract_answer(answer_part, record.answer_type, record.choices, first=strategy.answer_first)
+        correct += predicted is not None and is_correct(predicted, record.answer, record.answer_type, record.choices)
+    found = {
+        "server": label, "strategy": strategy.name, "concurrency": concurrency, "requests": len(responses),
+        "p50_s": round(statistics.median(latencies), 4), "p95_s": round(percentile(latencies, 0.95), 4),
+        "requests_per_s": round(len(responses) / wall, 3), "wall_s": round(wall, 2),
+        "completion_tokens": round(sum(r["usage"]["completion_tokens"] for r in responses) / len(responses), 2),
+        "accuracy": round(correct / len(records), 3), "texts": texts,
+    }
+    print(f"{label:10s} {strategy.name:12s} c={concurrency}: p50 {found['p50_s']:.3f} s, p95 {found['p95_s']:.3f} s, "
+          f"{found['requests_per_s']:.2f} req/s, {found['completion_tokens']} tok, acc {found['accuracy']}", flush=True)
+    return found
 
 
 def bench_student(name: str, folder: Path, records, args, work: Path, env: dict) -> list[dict]:
@@ -122,7 +172,7 @@ def bench_student(name: str, folder: Path, records, args, work: Path, env: dict)
     spec = serving_spec(folder)
     prompts = [strategy.prompt(r) for r in records]
     base = {"max_tokens": args.max_tokens, "temperature": 0}
-    rows = []
+    rows = model_only(folder, records, strategy, spec.stop_strings, args)
 
     # This checkout's `cotdistill serve`, then each --compare-src tree's, one after the other.
     for label, source in [("cotdistill", None), *(pair.split("=", 1) for pair in args.compare_src)]:
@@ -133,12 +183,14 @@ def bench_student(name: str, folder: Path, records, args, work: Path, env: dict)
                         port, "/health", work / f"{name}-{label.replace(' ', '-')}.log", server_env)
         try:
             bodies = [{**base, "prompt": p} for p in prompts]
-            rows += measure(label, f"http://127.0.0.1:{port}/v1/completions", bodies, records, strategy,
-                            args.concurrency, args.warmup)
+            url = f"http://127.0.0.1:{port}/v1/completions"
+            rows += measure(label, url, bodies, records, strategy, args.concurrency, args.warmup)
+            if strategy.answer_first:
+                rows.append(measure_mixed(label, url, bodies, strategy, max(args.concurrency)))
         finally:
             server.stop()
     if args.no_llama_cpp:
-        return rows
+        return [{"student": name, **found} for found in rows]
 
     started = time.perf_counter()
     gguf = export_model(folder, work / f"{name}-gguf", "gguf", quantization=args.gguf_type).files[0]
@@ -153,24 +205,39 @@ def bench_student(name: str, folder: Path, records, args, work: Path, env: dict)
                              strategy, args.concurrency, args.warmup)
     finally:
         server.stop()
-    for row in llama_rows:
-        row["export_s"] = round(export_s, 1)
-    return rows + llama_rows
+    for found in llama_rows:
+        found["export_s"] = round(export_s, 1)
+    return [{"student": name, **found} for found in rows + llama_rows]
 
 
-def markdown(rows: list[dict], args) -> str:
-    lines = ["| server | strategy | concurrency | p50 (s) | p95 (s) | requests/s | completion tokens | accuracy |",
+def markdown(all_rows: list[dict], args) -> str:
+    rows = [r for r in all_rows if not r.get("mixed")]
+    lines = ["| server | student | concurrency | p50 (s) | p95 (s) | requests/s | completion tokens | accuracy |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['server']} | {r['strategy']} | {r['concurrency']} | {r['p50_s']:.3f} | {r['p95_s']:.3f} | "
+        lines.append(f"| {r['server']} | {r['student']} | {r['concurrency']} | {r['p50_s']:.3f} | {r['p95_s']:.3f} | "
                      f"{r['requests_per_s']:.2f} | {r['completion_tokens']:.1f} | {r['accuracy']:.2f} |")
     lines += ["", *[f"- {c}" for c in claims(rows)], ""]
-    return "\n".join(lines)
+    return "\n".join(lines) + mixed_markdown([r for r in all_rows if r.get("mixed")])
+
+
+def mixed_markdown(mixed: list[dict]) -> str:
+    if not mixed:
+        return ""
+    lines = ["", "Answer-first students under a mixed load: the same questions, every other request with `explain` "
+             "(the rationale too), all in flight at once; latency of the plain answers and of the explained ones. "
+             "Explained tokens: the mean completion of an explained request (an engine that cannot explain this "
+             "student returns the answer alone).", "",
+             "| server | student | concurrency | answers p50 (s) | answers p95 (s) | explained p50 (s) | explained tokens | requests/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {m['server']} | {m['student']} | {m['concurrency']} | {m['answer_p50_s']:.3f} | {m['answer_p95_s']:.3f} | "
+              f"{m['explain_p50_s']:.3f} | {m['explained_tokens']:.1f} | {m['requests_per_s']:.2f} |" for m in mixed]
+    return "\n".join(lines) + "\n"
 
 
 def claims(rows: list[dict]) -> list[str]:
     out = []
-    by = {(r["server"], r["strategy"], r["concurrency"]): r for r in rows}
+    by = {(r["server"], r["student"], r["concurrency"]): r for r in rows}
     for server in dict.fromkeys(r["server"] for r in rows):
         pst, pre = by.get((server, "pst", 1)), by.get((server, "pre-thinking", 1))
         if pst and pre:
@@ -183,12 +250,12 @@ def claims(rows: list[dict]) -> list[str]:
                 gain = eight["requests_per_s"] / one["requests_per_s"]
                 out.append(f"{server} {strategy}: requests/s at concurrency 8 vs 1: {eight['requests_per_s']:.2f} vs "
                            f"{one['requests_per_s']:.2f} ({gain:.1f}x) -> goal '>= 3x' {'met' if gain >= 3 else 'NOT met'}")
-    for strategy in dict.fromkeys(r["strategy"] for r in rows):
-        ours, llama = by.get(("cotdistill", strategy, 1)), next((r for r in rows if r["strategy"] == strategy and
+    for student in dict.fromkeys(r["student"] for r in rows):
+        ours, llama = by.get(("cotdistill", student, 1)), next((r for r in rows if r["student"] == student and
                                                                    r["concurrency"] == 1 and r["server"].startswith("llama.cpp")), None)  # fmt: skip
         if ours and llama:
             equal = sum(x.strip() == y.strip() for x, y in zip(ours["texts"], llama["texts"]))
-            out.append(f"{strategy}: {equal}/{len(ours['texts'])} identical greedy outputs, cotdistill serve vs {llama['server']}")
+            out.append(f"{student}: {equal}/{len(ours['texts'])} identical greedy outputs, cotdistill serve vs {llama['server']}")
     return out
 
 
@@ -224,7 +291,7 @@ def main() -> None:
             name, _, folder = pair.partition("=")
             result.rows += bench_student(name, Path(folder), records, args, Path(work), env)
     result.extra["load_average_end"] = os.getloadavg()
-    result.extra["claims"] = claims(result.rows)
+    result.extra["claims"] = claims([r for r in result.rows if not r.get("mixed")])
     print("\n".join(result.extra["claims"]))
     notes = (f"{len(records)} questions of {args.task} ({args.split}), /v1/completions, greedy, max_tokens "
              f"{args.max_tokens}, {args.threads} CPU thread(s) per server, one server running at a time. Latency is "
