@@ -56,6 +56,16 @@ def teacher_accuracy(config, task) -> float | None:
     return sum(bool(s.correct) for s in firsts) / len(evaluated) if evaluated else None
 
 
+def current_rows(config, rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """The rows of cells run with the config's present settings, and the ids of finished cells that were not
+    (a budget changed since): the budget printed above a table must be the one its students trained with."""
+    from cotdistill.experiments.runner import eval_key
+
+    keys = {cell.id: eval_key(config, cell) for cell in config.cells()}
+    stale = [r["cell_id"] for r in rows if r.get("status") == "ok" and keys.get(r.get("cell_id")) != r.get("eval_key")]
+    return [r for r in rows if r.get("cell_id") not in stale], stale
+
+
 def task_section(config, task, summaries, teacher: float | None, split: str) -> list[str]:
     mine = [s for s in summaries if s.task == task.name]
     floors = next((s.floors for s in mine if s.floors), None) or {}
@@ -91,13 +101,16 @@ def main() -> None:
     import json
 
     config = parse_config(json.loads((args.run_dir / "config.json").read_text()))
-    rows = collect_rows(args.run_dir)
+    rows, stale = current_rows(config, collect_rows(args.run_dir))
     summaries = summarise_rows(rows)
     result = BenchResult(args.name)
     split = "test" if config.eval.split == "test" else "dev-slice"
     body = [f"Run folder `{args.run_dir}` ({len([r for r in rows if r.get('status') == 'ok'])} finished cells, "
             f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions. "
             "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", ""]
+    if stale:
+        body += [f"Left out: {len(stale)} finished cells that ran with other settings than the run's config.json "
+                 f"({', '.join(stale)}); `cotdistill run ... --replace` re-runs them.", ""]
     for task in config.tasks:
         if task.name not in ordered(s.task for s in summaries):
             continue
