@@ -45,5 +45,5 @@ def _merge_adapter(model_dir: Path, dtype):
     base = AutoModelForCausalLM.from_pretrained(resolve(base_name), dtype=dtype, use_safetensors=True)
     if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
         # --new-sep-token: the adapter carries the resized embedding; the base must have its shape first.
-        base.resize_token_embeddings(len(tokenizer))
+        base.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # the adapter's rows replace the new ones
     return PeftModel.from_pretrained(base, model_dir).merge_and_unload(), tokenizer

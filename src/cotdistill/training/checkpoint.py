@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from pathlib import Path
 
 STATE_FILE = "trainer_state.json"
-
-
-class _TiedHeadNotice(logging.Filter):
-    """Drops accelerate's "Removed shared tensor" warning: a tied output head (SmolLM2's lm_head is its
-    embedding) is saved once and re-tied on loading, so the warning at every checkpoint is nothing a
-    user can act on. Its other warnings pass."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Removed shared tensor" not in record.getMessage()
 
 
 def checkpoint_root(out: Path) -> Path:
@@ -35,13 +25,13 @@ def list_checkpoints(out: Path) -> list[Path]:
 
 def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -> Path:
     """Save everything needed to continue after `step` optimizer steps; keep the newest `keep`."""
+    from cotdistill.training.modeling import dropped_log_message
+
     folder = checkpoint_root(out) / f"step-{step}"
-    accelerate_logger, notice = logging.getLogger("accelerate.utils.other"), _TiedHeadNotice()
-    accelerate_logger.addFilter(notice)
-    try:
+    # A tied output head (SmolLM2's lm_head is its embedding) is saved once and re-tied on loading, so
+    # accelerate's "Removed shared tensor" warning at every checkpoint is nothing a user can act on.
+    with dropped_log_message("accelerate.utils.other", "Removed shared tensor"):
         accelerator.save_state(str(folder))
-    finally:
-        accelerate_logger.removeFilter(notice)
     if accelerator.is_main_process:
         tmp = folder / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps({**state, "step": step}, indent=1))

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from cotdistill.strategies import Strategy
 from cotdistill.training.config import TrainConfig
+
+
+@contextmanager
+def dropped_log_message(logger_name: str, containing: str):
+    """Drop one library's log message (the one containing `containing`) while the block runs; its others pass."""
+    logger = logging.getLogger(logger_name)
+
+    def keep(record: logging.LogRecord) -> bool:
+        return containing not in record.getMessage()
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 def load_student(config: TrainConfig, strategy: Strategy):
@@ -21,8 +38,10 @@ def load_student(config: TrainConfig, strategy: Strategy):
     model, tokenizer = load_causal_lm(source, dtype=torch.float32)
     added = strategy.setup_tokenizer(tokenizer)
     if added:
-        # New rows start at the mean of the old ones (transformers' mean_resizing); they are trained.
-        model.resize_token_embeddings(len(tokenizer))
+        # New rows start at the mean of the old ones (transformers' mean_resizing); they are trained. That is our
+        # choice, so transformers' notice of it (and how to turn it off) is not a user's to act on.
+        with dropped_log_message("transformers.modeling_utils", "The new embeddings will be initialized"):
+            model.resize_token_embeddings(len(tokenizer))
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer, added, source
