@@ -159,6 +159,7 @@ def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, 
     test = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report"])
     assert test.exit_code == 0, test.output
     assert f"reusing the student trained with the same settings in runs/tiny-grid-dev/{cell}" in test.output
+    assert not Path("runs/tiny-grid/report").exists() and "report:" not in test.output  # --no-report
     dev_model, test_model = Path("runs/tiny-grid-dev", cell, "model"), Path("runs/tiny-grid", cell, "model")
     weights = sorted(p.name for p in dev_model.glob("*.safetensors"))
     assert weights and all((dev_model / p).stat().st_ino == (test_model / p).stat().st_ino for p in weights)

@@ -65,7 +65,7 @@ def run_command(
             console.print(f"  {cell.id}")
         return
     _quiet_loading_bars()
-    summary = run_experiment(experiment, folder, only=only, replace=replace, students_from=students_from,
+    summary = run_experiment(experiment, folder, only=only, replace=replace, students_from=students_from, report=report,
                              log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if summary.report is not None:
         console.print()
