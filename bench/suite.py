@@ -81,16 +81,39 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
     lines += ["| strategy | accuracy % | learnt | tokens, latency per question |", "|---|---:|---|---:|"]
     for s in mine:
         verdict = {True: "yes", False: "**no**", None: "?"}[s.learnt]
-        lines.append(f"| {s.strategy} | {accuracy_cell(s)} | {verdict} | {cost_cell(s)} |")
+        lines.append(f"| {slice_label(s)} | {accuracy_cell(s)} | {verdict} | {cost_cell(s)} |")
     references = [(f"{who} {kind}", values[task.name][i]) for who, values in PUBLISHED.items() if task.name in values
                   for i, kind in enumerate(("vanilla", "Fine-tune-CoT"))]
     if references:
         lines += ["", "Fine-tune-CoT's published students, on the test split (full fine-tuning, 20 epochs, the epoch "
                   "chosen on the test set): " + ", ".join(f"{who} {value:.1f}" for who, value in references) + "."]
-    pairs = [compare(a, b) for i, a in enumerate(mine) for b in mine[i + 1:]]
-    if pairs:
-        lines += ["", *[f"- {p}" for p in pairs]]
+    several = len({(x.noise, x.samples_per_question) for x in mine}) > 1
+    pairs = [(f"{slice_label(a, strategy=False)}: " if several else "") + compare(a, b)
+             for i, a in enumerate(mine) for b in mine[i + 1:]
+             if (a.noise, a.samples_per_question) == (b.noise, b.samples_per_question)]
+    if pairs or several:
+        lines += ["", *[f"- {p}" for p in pairs + noise_drops(mine)]]
     return lines + [""]
+
+
+def slice_label(s, strategy: bool = True) -> str:
+    """The strategy, with the noise level and rationales per question where they are not the defaults."""
+    parts = [s.strategy] if strategy else []
+    parts += [f"noise {s.noise:g}"] * bool(s.noise or not strategy)
+    parts += [f"k = {s.samples_per_question}"] * (s.samples_per_question != 1)
+    return ", ".join(parts)
+
+
+def noise_drops(mine) -> list[str]:
+    """Per strategy with several noise levels: its accuracy from the cleanest to the noisiest training data."""
+    lines = []
+    for strategy in ordered(s.strategy for s in mine):
+        levels = sorted((s for s in mine if s.strategy == strategy), key=lambda s: s.noise)
+        if len(levels) > 1:
+            clean, noisy = levels[0], levels[-1]
+            lines.append(f"{strategy}: {100 * clean.accuracy:.1f}% at noise {clean.noise:g}, {100 * noisy.accuracy:.1f}% at "
+                         f"noise {noisy.noise:g} ({100 * (noisy.accuracy - clean.accuracy):+.1f} points)")
+    return lines
 
 
 def main() -> None:
