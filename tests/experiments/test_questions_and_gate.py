@@ -50,7 +50,8 @@ def _row(strategy: str, accuracy: float, ci: list[float], seed: int = 0) -> dict
 
 def test_the_report_marks_students_that_did_not_learn_and_refuses_their_comparisons(tmp_path):
     rows = [_row("answer-only", 0.83, [0.75, 0.89]), _row("pre-thinking", 0.96, [0.91, 0.98]),
-            {**_row("pst", 0.55, [0.45, 0.65]), "top_answer": "yes", "top_answer_share": 0.97}]
+            {**_row("pst", 0.55, [0.45, 0.65]), "top_answer": "yes", "top_answer_share": 0.97},
+            _row("post-thinking", 0.83, [0.75, 0.89])]
     # pst's interval overlaps the best constant's [0.40, 0.60]
     report = render_report(rows, tmp_path / "report").read_text()
     assert '| pst | 55.0 ± 10.0 (1 seed) did not learn, says "yes" 97% |' in report
@@ -58,8 +59,9 @@ def test_the_report_marks_students_that_did_not_learn_and_refuses_their_comparis
     assert '| *best constant answer* | 50.0 ("yes") |' in report
     assert "coin-flip: answer-only vs pst: not testable (pst did not learn)" in report
     assert "coin-flip: answer-only vs pre-thinking: -13.0 points (lower, intervals apart)" in report
+    assert "coin-flip: answer-only vs post-thinking: +0.0 points (equal, intervals overlap)" in report
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
-    assert [s["learnt"] for s in summary["summaries"]] == [True, True, False]
+    assert [s["learnt"] for s in summary["summaries"]] == [True, True, False, True]
 
 
 def test_a_cell_claimed_by_a_live_process_is_left_to_it_and_a_dead_claim_is_taken_over(tmp_path):

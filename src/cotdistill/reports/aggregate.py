@@ -87,7 +87,8 @@ def compare(a: Summary, b: Summary) -> str:
         return f"{a.strategy} vs {b.strategy}: not testable ({' and '.join(missing)} did not learn)"
     difference = 100 * (a.accuracy - b.accuracy)
     apart = a.ci_low > b.ci_high or b.ci_low > a.ci_high
-    verdict = ("higher" if difference > 0 else "lower") + (", intervals apart" if apart else ", intervals overlap")
+    direction = "higher" if difference > 0 else "lower" if difference < 0 else "equal"
+    verdict = direction + (", intervals apart" if apart else ", intervals overlap")
     unknown = "; floors unknown, so whether both learnt is unchecked" if a.learnt is None or b.learnt is None else ""
     return f"{a.strategy} vs {b.strategy}: {difference:+.1f} points ({verdict}){unknown}"
 
