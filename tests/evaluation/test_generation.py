@@ -2,7 +2,7 @@
 
 import pytest
 
-from cotdistill.evaluation.generation import first_stop, trim_row
+from cotdistill.evaluation.generation import first_stop, row_end_kwargs, trim_row
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,12 @@ def test_an_eos_separator_row_asked_for_its_rationale_ends_at_the_second_eos(tok
     answered = trim_row(row, tokenizer, [eos], ())
     assert answered.text == " yes" and answered.n_tokens == len(answer) + 1
 
+
+
+def test_the_eos_tokens_own_text_as_stop_string_is_left_to_its_id(tokenizer):
+    """A trained EOS-separator student names EOS's text as its stop: generate() gets no text criterion for it
+    (the id ends the row there), unless the row runs on to a later EOS, where the text must still stop it."""
+    eos, text = [tokenizer.eos_token_id], tokenizer.eos_token
+    assert row_end_kwargs(tokenizer, eos, (text,), 1, 5) == {"eos_token_id": eos}
+    assert row_end_kwargs(tokenizer, eos, (text, "[SEP]"), 1, 5)["stop_strings"] == ["[SEP]"]
+    assert row_end_kwargs(tokenizer, eos, (text,), 2, 5)["stop_strings"] == [text]

@@ -24,7 +24,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from cotdistill.evaluation.generation import Generation, eos_token_ids, prepare_tokenizer, row_end_kwargs, trim_row
+from cotdistill.evaluation.generation import (
+    Generation,
+    eos_token_ids,
+    prepare_tokenizer,
+    row_end_kwargs,
+    text_stops,
+    trim_row,
+)
 
 # Tokens of KV cache per batch place. transformers sizes the cache from free memory (60% of it on a
 # CPU, 14 GB here); this bounds it to what `max_batch` requests of up to this length need. A longer
@@ -111,7 +118,7 @@ class BatchingEngine:
         self.stats.largest_batch = max(self.stats.largest_batch, min(len(self._decoding), self.max_batch))
         # Streamed token by token when this side decides where the row ends: a stop string, or an EOS
         # that is a separator rather than the end.
-        watched = bool(params.stop) or params.eos_count > 1
+        watched = bool(text_stops(self.tokenizer, params.stop, params.eos_count)) or params.eos_count > 1
         self._continuous.add_request(job.prompt_ids, request_id=request_id, max_new_tokens=params.max_tokens,
                                      streaming=watched, eos_token_id=self.eos_ids if params.eos_count == 1 else [])  # fmt: skip
         try:
