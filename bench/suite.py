@@ -99,8 +99,10 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
 def slice_label(s, strategy: bool = True) -> str:
     """The strategy, with the noise level and rationales per question where they are not the defaults."""
     parts = [s.strategy] if strategy else []
-    parts += [f"noise {s.noise:g}"] * bool(s.noise or not strategy)
-    parts += [f"k = {s.samples_per_question}"] * (s.samples_per_question != 1)
+    if s.noise or not strategy:  # a slice named without its strategy names its noise level, even 0
+        parts.append(f"noise {s.noise:g}")
+    if s.samples_per_question != 1:
+        parts.append(f"k = {s.samples_per_question}")
     return ", ".join(parts)
 
 

@@ -64,4 +64,5 @@ def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_question
         sequences = math.ceil(sequences / batch) * batch
     steps = config.eval.max_new_tokens / 2 if cell.strategy.name == "pre-thinking" else 8
     per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
-    return sequences * per_example / rate * train + eval_questions * per_question + CELL_OVERHEAD_S
+    training_s = sequences * per_example / rate if train else 0.0
+    return training_s + eval_questions * per_question + CELL_OVERHEAD_S
