@@ -41,6 +41,18 @@ def test_a_students_train_key_changes_with_what_changes_its_training_data_only()
     assert keys({"filter": "all"}) != clean and keys({"filter": "correct"}, eval={"split": "test", "max_new_tokens": 9}) == clean
 
 
+def test_a_strategy_revision_retrains_only_that_strategys_students(monkeypatch):
+    from cotdistill.experiments.runner import train_key
+    from cotdistill.strategies import STRATEGIES
+
+    config = parse_config({**MINIMAL, "strategies": ["answer-only", "prefix"]})
+    before = {cell.id: train_key(config, cell) for cell in config.cells()}
+    monkeypatch.setattr(STRATEGIES["prefix"], "revision", STRATEGIES["prefix"].revision + 1)
+    after = {cell.id: train_key(config, cell) for cell in config.cells()}
+    assert after["synth-coin-flip__answer-only__k1__noise0__seed0"] == before["synth-coin-flip__answer-only__k1__noise0__seed0"]
+    assert after["synth-coin-flip__prefix__k1__noise0__seed0"] != before["synth-coin-flip__prefix__k1__noise0__seed0"]
+
+
 def test_every_problem_is_reported_at_once_with_its_field():
     problems = problems_of({
         "name": "t",

@@ -135,6 +135,25 @@ def test_changed_eval_settings_re_evaluate_without_retraining(finished_run, tmp_
     assert json.loads((run_dir / "cells" / IDS[1] / "eval.json").read_text())["max_new_tokens"] == 3
 
 
+def test_a_strategy_revision_retrains_its_finished_students_from_scratch(tmp_path, monkeypatch):
+    """A fixed training defect raises the strategy's revision: its finished cells train again, from an
+    empty folder (a finished student's last checkpoint must not be resumed as if it were the new one)."""
+    from cotdistill.strategies import STRATEGIES
+
+    run_dir = tmp_path / "run"  # not a copy of finished_run: the cells' recorded paths must match
+    run(run_dir)
+    stale = run_dir / "cells" / IDS[1] / "model" / "from-the-old-revision"
+    stale.touch()
+    monkeypatch.setattr(STRATEGIES["pre-thinking"], "revision", STRATEGIES["pre-thinking"].revision + 1)
+    with pytest.raises(CotdistillError, match=r"1 finished cells .* would be replaced"):
+        run(run_dir)
+    summary, pipeline = run(run_dir, replace=True)
+    assert summary.finished == IDS[1:] and summary.skipped == IDS[:1] and pipeline.calls["train"] == IDS[1:]
+    assert not stale.exists()
+    log = (run_dir / "cells" / IDS[1] / "model" / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log] == [1]
+
+
 def test_run_cli_checks_the_config_and_lists_cells(tmp_path):
     import yaml
 

@@ -18,6 +18,8 @@ from cotdistill.training.losses import (
     predicts_target,
     rationale_mean_states,
     semantic_loss,
+    semantic_row_count,
+    step_counts,
     token_cross_entropy,
 )
 
@@ -58,6 +60,29 @@ def test_prompt_tokens_never_count():
     bigger_prompt[KINDS == P] = 1000.0
     for spec in (LossSpec(1.0, 1.0), LossSpec(joint=True)):
         assert combine_cross_entropy(bigger_prompt, KINDS, spec)["loss"] == combine_cross_entropy(TOKEN_CE, KINDS, spec)["loss"]
+
+
+def test_micro_batches_with_step_counts_add_up_to_the_step_mean():
+    # TOKEN_CE's two rows as two micro-batches of one step: each divides by the step's counts, so
+    # their sum is the one-batch loss. Averaging the micro-batches' own means would halve the
+    # rationale CE: (3.5 + 0) / 2, the second row having no rationale token.
+    kinds = torch.tensor([[P, P, A, R, R], [P, P, P, A, P]])  # as KINDS, with the unpredicted token 0
+    counts = step_counts([kinds[:1], kinds[1:]])
+    assert counts == {"answer": 2, "rationale": 2, "target": 4, "semantic": 0}
+    for spec in (LossSpec(answer_weight=0.5, rationale_weight=0.5), LossSpec(joint=True)):
+        whole = combine_cross_entropy(TOKEN_CE, KINDS, spec)
+        parts = [combine_cross_entropy(TOKEN_CE[i : i + 1], KINDS[i : i + 1], spec, counts) for i in (0, 1)]
+        for key in ("loss", "answer_ce", "rationale_ce"):
+            assert (parts[0][key] + parts[1][key]).item() == pytest.approx(whole[key].item())
+
+
+def test_semantic_loss_over_a_step_count():
+    predicted = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    target = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])  # distances 1 and 2
+    assert semantic_loss(predicted, target, count=4).item() == pytest.approx(3 / 4)
+    kinds = torch.tensor([[P, A, R], [P, A, P], [P, R, R]])
+    assert semantic_row_count(kinds, torch.tensor([1, -1, -1]), "marker") == 1
+    assert semantic_row_count(kinds, torch.tensor([1, -1, -1]), "rationale-mean") == 2
 
 
 def test_empty_kind_gives_zero_with_gradient():

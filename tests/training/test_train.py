@@ -128,6 +128,37 @@ def test_resumed_run_matches_uninterrupted(curated, tiny_llama, tmp_path, caplog
     assert "Removed shared tensor" not in caplog.text
 
 
+def test_prefix_trains_both_tasks_in_every_step(curated, tiny_llama, tmp_path):
+    """Distilling step-by-step's loss a * CE(label) + (1 - a) * CE(rationale) on the same questions each step.
+
+    Sorting the sequences by length used to put the label and the rationale sequences in separate
+    batches, so each step trained one task (coin flip's prefix student never learnt). Now a step holds
+    batch_size records with both their sequences, cut into two micro-batches whose parts add up to
+    the loss of the step as one batch.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cotdistill.training.data import encode_records, length_grouped_batches
+
+    config = load_config(data=curated, strategy="prefix", student="tiny-llama", out=tmp_path / "out",
+                         epochs=1, lr=1e-3, **FAST)  # fmt: skip
+    out = train(config)
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert len(log) == 6  # 48 records in batches of 8, not 96 sequences in batches of 8
+    assert all(row["answer_ce"] > 0 and row["rationale_ce"] > 0 for row in log)
+
+    strategy = get_strategy("prefix")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    examples, _ = encode_records(strategy, read_curated(curated)[0], tokenizer, FAST["max_len"])
+    lengths, records = [len(e) for e in examples], [e.record_index for e in examples]
+    first = length_grouped_batches(lengths, 8, FAST["seed"], 0, records)[0]
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    with torch.no_grad():
+        whole = forward_losses(model, collate([examples[i] for i in first], tokenizer.pad_token_id), strategy)
+    for key in ("loss", "answer_ce", "rationale_ce"):
+        assert log[0][key] == pytest.approx(whole[key].item(), rel=1e-4)
+
+
 def test_non_finite_loss_names_the_step(curated, tiny_llama, tmp_path):
     from transformers import AutoModelForCausalLM
 

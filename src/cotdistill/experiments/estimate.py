@@ -21,23 +21,23 @@ EVAL_S_PER_QUESTION, DECODE_STEPS_PER_S, CELL_OVERHEAD_S = 0.35, 180.0, 15.0
 PROMPT_OVERHEAD_TOKENS = 8  # the template's "Question: ... Answer:" and the separator or answer phrase
 
 
-def example_tokens(folder: Path, strategy: str) -> tuple[int, float]:
-    """(examples, mean tokens per training sequence) of a curated folder, for one strategy."""
+def record_tokens(folder: Path, strategy: str) -> tuple[int, float]:
+    """(records, mean training tokens per record) of a curated folder, for one strategy (prefix: both sequences)."""
     question = rationale = answer = 0
-    examples = 0
+    records = 0
     with (folder / "train.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
             if line.strip():
                 row = json.loads(line)
-                examples += 1
+                records += 1
                 question += len(row["question"]) + sum(len(c) + 5 for c in row.get("choices") or [])
                 rationale += sum(len(r) for r in row.get("rationales", []))
                 answer += len(str(row["answer"]))
-    if not examples:
+    if not records:
         return 0, 0.0
-    q, r, a = (chars / examples / CHARS_PER_TOKEN for chars in (question, rationale, answer))
-    per_example = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)
-    return examples, per_example + PROMPT_OVERHEAD_TOKENS
+    q, r, a = (chars / records / CHARS_PER_TOKEN for chars in (question, rationale, answer))
+    per_record = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)
+    return records, per_record + PROMPT_OVERHEAD_TOKENS
 
 
 def measured_rate(run_dir: Path) -> float | None:
@@ -55,14 +55,13 @@ def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_question
                  train: bool = True) -> float:
     """Train (unless its student is trained already) + evaluate seconds of one cell whose curated data is `data`."""
     training = {**config.training, **cell.task.training, **cell.strategy.training}
-    examples, per_example = example_tokens(data, cell.strategy.name)
-    batch = training.get("batch_size", 8) * training.get("grad_accum", 1)
+    records, per_record = record_tokens(data, cell.strategy.name)
+    batch = training.get("batch_size", 8) * training.get("grad_accum", 1)  # records per step
     if training.get("max_steps"):
-        sequences = training["max_steps"] * batch
+        trained = training["max_steps"] * batch
     else:
-        sequences = examples * (2 if cell.strategy.name == "prefix" else 1) * training.get("epochs", 3.0)
-        sequences = math.ceil(sequences / batch) * batch
+        trained = math.ceil(records * training.get("epochs", 3.0) / batch) * batch
     steps = config.eval.max_new_tokens / 2 if cell.strategy.name == "pre-thinking" else 8
     per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
-    training_s = sequences * per_example / rate if train else 0.0
+    training_s = trained * per_record / rate if train else 0.0
     return training_s + eval_questions * per_question + CELL_OVERHEAD_S

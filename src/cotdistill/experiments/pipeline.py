@@ -24,7 +24,7 @@ IMPORT_SETTINGS = {"import", "path", "model", "answer_type"}
 QUESTIONS_VERSION = 2
 CURATE_SET_BY_GRID = {"task", "split", "max_per_question", "noise", "seed", "teachers"}
 TRAIN_SET_BY_GRID = {"data", "strategy", "student", "out", "seed", "resume"}
-TRAIN_STARTED = "train_started.json"  # beside a cell's model: the settings its training started with (resume)
+TRAIN_STARTED = "train_started.json"  # beside a cell's model: the settings and train key its training started with (resume)
 
 
 def _key(*parts) -> str:
@@ -209,18 +209,23 @@ class Pipeline:
 
     # --- per-cell stages ------------------------------------------------------------------------
     def train(self, cell: Cell, data: Path, out: Path) -> dict:
-        """Train the cell's student; an interrupted training with the same settings resumes."""
+        """Train the cell's student; an interrupted training with the same settings and train key resumes.
+
+        The train key covers what the settings do not (a strategy's revision), so a finished student
+        of an older revision is trained again, not resumed from its last checkpoint.
+        """
         import shutil
 
+        from cotdistill.experiments.runner import train_key
         from cotdistill.training import TrainConfig, train
 
         settings = train_settings(self.config, cell, data, out)
         started = out.parent / TRAIN_STARTED
-        previous = _read(started)
-        resume = out.exists() and previous is not None and previous.get("settings") == _jsonable(settings)
+        marker = {"settings": _jsonable(settings), "train_key": train_key(self.config, cell)}
+        resume = out.exists() and _read(started) == marker
         if out.exists() and not resume:
             shutil.rmtree(out)  # a different (or unknown) training run: start clean
-        write_json_atomic(started, {"settings": _jsonable(settings)})
+        write_json_atomic(started, marker)
         settings.setdefault("progress", False)
         train(TrainConfig.model_validate({**settings, "resume": resume}))
         meta = _read(out / "cotdistill.json") or {}

@@ -32,6 +32,7 @@ from pathlib import Path
 from cotdistill.errors import CotdistillError
 from cotdistill.files import check_output_folder, write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
+from cotdistill.strategies import STRATEGIES
 
 
 def settings_key(*parts) -> str:
@@ -49,10 +50,11 @@ def train_key(config: ExperimentConfig, cell: Cell) -> str:
     curation = config.curation
     if not cell.noise:  # which corruption is idle without noise: a noise-0 cell is the clean experiment's student
         curation = {name: value for name, value in curation.items() if name != "noise_kind"}
+    revision = STRATEGIES[cell.strategy.name].revision
     return settings_key(
         config.student, _dump(cell.task), config.teacher, curation, config.data_seed,
         max(config.samples_per_question), _dump(cell.strategy), cell.seed, cell.noise, cell.samples_per_question,
-        config.training,
+        config.training, *([revision] if revision else []),  # revision 0 keeps the keys made before revisions
     )
 
 

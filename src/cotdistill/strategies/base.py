@@ -55,6 +55,7 @@ class EncodedExample:
     rationale: str | None = None
     marker_index: int | None = None
     truncated: bool = False
+    record_index: int = 0  # which line of the training file it came from (set by encode_records)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -85,6 +86,9 @@ class Strategy:
 
     name: ClassVar[str] = ""
     answer_first: ClassVar[bool] = False
+    # Raised when the same settings come to train a different student (a fixed defect, a changed
+    # default): experiment runs then train their finished cells of this strategy again, not reuse them.
+    revision: ClassVar[int] = 0
 
     prompt_template: str = field(
         default=DEFAULT_PROMPT_TEMPLATE,

@@ -160,6 +160,7 @@ class Prefix(Strategy):
 
     name = "prefix"
     answer_first = True
+    revision = 1  # 1: both tasks of a question in the same optimizer step (before, each step had one)
     label_prefix: str = field(default="[label] ", metadata={"help": "Input prefix of the label task."})
     rationale_prefix: str = field(
         default="[rationale] ", metadata={"help": "Input prefix of the rationale task."}

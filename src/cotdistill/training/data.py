@@ -1,9 +1,17 @@
 """Curated data in, length-grouped padded batches out.
 
-Batches are grouped by length: each epoch shuffles the examples (seeded by seed and epoch), cuts
+Batches are grouped by length: each epoch shuffles the records (seeded by seed and epoch), cuts
 the order into windows of 50 batches, sorts each window by length and cuts it into batches, then
 shuffles the batches. So a batch pads only to its own longest sequence, which is close to its
 shortest, and the order is a pure function of (seed, epoch): a resumed run sees the same batches.
+
+A batch is batch_size records with all their sequences. Most strategies make one sequence per
+record; prefix makes two (its label and rationale tasks), and Distilling step-by-step computes both
+tasks' losses on the same questions in every step. Sorting sequences alone put each task in batches
+of its own (short label sequences together, long rationale ones together), so every step trained
+one task only. A step's sequences are then cut into micro-batches of similar length
+(`micro_batches`), and the loss divides by the whole step's token counts, so how a step is cut
+does not change its loss.
 """
 
 from __future__ import annotations
@@ -52,26 +60,52 @@ def read_curated(folder: str | Path) -> tuple[list[Record], dict]:
 def encode_records(strategy: Strategy, records: list[Record], tokenizer, max_len: int) -> tuple[list[EncodedExample], dict]:
     """All training sequences, plus counts of those cut to max_len or dropped (prompt alone too long)."""
     examples, dropped = [], 0
-    for record in records:
+    for index, record in enumerate(records):
         encoded = strategy.encode(record, tokenizer, max_len)
+        for example in encoded:
+            example.record_index = index
         dropped += len(strategy.examples(record)) - len(encoded)
         examples += encoded
     stats = {"examples": len(examples), "truncated": sum(e.truncated for e in examples), "dropped": dropped}
     return examples, stats
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Indices of each batch of one epoch, in training order; deterministic in (seed, epoch)."""
+def length_grouped_batches(
+    lengths: list[int], batch_size: int, seed: int, epoch: int, records: list[int] | None = None
+) -> list[list[int]]:
+    """Sequence indices of each batch of one epoch, in training order; deterministic in (seed, epoch).
+
+    records[i] is the record (training-file line) sequence i was made from; default: each sequence
+    its own. A batch holds batch_size records, sorted by their longest sequence.
+    """
+    units = _by_record(records) if records is not None else [[i] for i in range(len(lengths))]
+    longest = [max(lengths[i] for i in unit) for unit in units]
     rng = random.Random(seed * 1_000_003 + epoch)
-    order = list(range(len(lengths)))
+    order = list(range(len(units)))
     rng.shuffle(order)
     window = batch_size * WINDOW_BATCHES
     batches = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + window], key=lambda u: longest[u])
+        batches += [[i for u in chunk[j : j + batch_size] for i in units[u]] for j in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def _by_record(records: list[int]) -> list[list[int]]:
+    """Sequence indices grouped by record, in order of first appearance."""
+    units: dict[int, list[int]] = {}
+    for index, record in enumerate(records):
+        units.setdefault(record, []).append(index)
+    return list(units.values())
+
+
+def micro_batches(batch: list[int], lengths: list[int], size: int) -> list[list[int]]:
+    """A batch cut into micro-batches of at most size sequences, shortest first (one when it fits)."""
+    if len(batch) <= size:
+        return [batch]
+    ordered = sorted(batch, key=lambda i: lengths[i])
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def collate(examples: list[EncodedExample], pad_id: int, target_rows: list[int] | None = None) -> dict:

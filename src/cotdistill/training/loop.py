@@ -20,7 +20,7 @@ from cotdistill.files import write_text_atomic
 from cotdistill.strategies import METADATA_FILE, Strategy, get_strategy
 from cotdistill.training import checkpoint as ckpt
 from cotdistill.training.config import TrainConfig
-from cotdistill.training.data import collate, encode_records, length_grouped_batches, read_curated
+from cotdistill.training.data import collate, encode_records, length_grouped_batches, micro_batches, read_curated
 from cotdistill.training.losses import (
     combine_cross_entropy,
     kept_cross_entropy,
@@ -28,6 +28,8 @@ from cotdistill.training.losses import (
     predicts_target,
     rationale_mean_states,
     semantic_loss,
+    semantic_row_count,
+    step_counts,
 )
 from cotdistill.training.modeling import lora_metadata, load_student, save_student, wrap_lora
 
@@ -39,10 +41,12 @@ class TrainingError(CotdistillError):
     """Training cannot go on (e.g. a non-finite loss); says at which step and what to try."""
 
 
-def forward_losses(model, batch: dict, strategy: Strategy, head=None, targets=None) -> dict:
+def forward_losses(model, batch: dict, strategy: Strategy, head=None, targets=None, counts=None) -> dict:
     """All loss components of one batch: {"loss", "answer_ce", "rationale_ce"[, "semantic"]}.
 
-    The CE components are detached (for logging); "semantic" keeps its graph so it can be trained alone.
+    With counts (step_counts of the whole optimizer step), each mean is over the step, so the parts
+    of its micro-batches add up. The CE components are detached (for logging); "semantic" keeps its
+    graph so it can be trained alone.
     """
     spec = strategy.loss_spec()
     keep = predicts_target(batch["kinds"])
@@ -53,14 +57,15 @@ def forward_losses(model, batch: dict, strategy: Strategy, head=None, targets=No
         output_hidden_states=head is not None,
     )
     token_ce, target_kinds = kept_cross_entropy(outputs.logits, batch["input_ids"], batch["kinds"], keep)
-    parts = combine_cross_entropy(token_ce, target_kinds, spec)
+    parts = combine_cross_entropy(token_ce, target_kinds, spec, counts)
     if head is not None:
         hidden = outputs.hidden_states[-1]
         if strategy.sem_source == "marker":
             states, rows = marker_states(hidden, batch["marker_index"])
         else:
             states, rows = rationale_mean_states(hidden, batch["kinds"])
-        sem = semantic_loss(head(states), targets[batch["target_row"][rows]]) if len(rows) else hidden.sum() * 0
+        count = counts["semantic"] if counts else None
+        sem = semantic_loss(head(states), targets[batch["target_row"][rows]], count) if len(rows) else hidden.sum() * 0
         parts["loss"] = parts["loss"] + spec.semantic_weight * sem
         parts["semantic"] = sem
     return parts
@@ -145,8 +150,9 @@ def train(config: TrainConfig) -> Path:
 
     # Batches: the same per-epoch order on every process; process k takes batches k, k+n, ...
     lengths = [len(e) for e in examples]
+    record_of = [e.record_index for e in examples]  # a record's sequences (prefix's two tasks) share a step
     n_proc, rank = accelerator.num_processes, accelerator.process_index
-    per_process = len(length_grouped_batches(lengths, config.batch_size, config.seed, 0)) // n_proc
+    per_process = len(length_grouped_batches(lengths, config.batch_size, config.seed, 0, record_of)) // n_proc
     if per_process == 0:
         raise TrainingError(f"{len(examples)} sequences make fewer batches than processes ({n_proc})")
     steps_per_epoch = math.ceil(per_process / config.grad_accum)
@@ -185,15 +191,16 @@ def train(config: TrainConfig) -> Path:
 
     epoch = step // steps_per_epoch
     while step < total_steps:
-        batches = length_grouped_batches(lengths, config.batch_size, config.seed, epoch)
+        batches = length_grouped_batches(lengths, config.batch_size, config.seed, epoch, record_of)
         mine = batches[rank : per_process * n_proc : n_proc]
         groups = [mine[i : i + config.grad_accum] for i in range(0, len(mine), config.grad_accum)]
         for index_in_epoch, group in enumerate(groups):
+            micros = [micro for batch in group for micro in micro_batches(batch, lengths, config.batch_size)]
             if epoch * steps_per_epoch + index_in_epoch < step:
                 continue  # already done before the checkpoint we resumed from
             if step >= total_steps:
                 break
-            sums, step_tokens = _accumulate(accelerator, model, group, examples, table, tokenizer.pad_token_id,
+            sums, step_tokens = _accumulate(accelerator, model, micros, examples, table, tokenizer.pad_token_id,
                                             strategy, head, targets, step + 1, epoch)  # fmt: skip
             accelerator.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()
@@ -224,21 +231,27 @@ def train(config: TrainConfig) -> Path:
     return out
 
 
-def _accumulate(accelerator, model, group, examples, table, pad_id, strategy, head, targets, step, epoch):
-    """Forward and backward over the micro-batches of one optimizer step; (mean loss parts, real tokens)."""
+def _accumulate(accelerator, model, micros, examples, table, pad_id, strategy, head, targets, step, epoch):
+    """Forward and backward over the micro-batches of one optimizer step; (the step's loss parts, real tokens).
+
+    Each loss is a mean over the whole step's targets (as if it were one batch), so micro-batches
+    of different token counts weigh by their tokens, not equally.
+    """
+    batches = [collate([examples[i] for i in indices], pad_id, [table.rows[i] for i in indices] if table else None)
+               for indices in micros]  # fmt: skip
+    semantic = sum(semantic_row_count(b["kinds"], b["marker_index"], strategy.sem_source) for b in batches) if head else 0
+    counts = step_counts([b["kinds"] for b in batches], semantic)
     sums, tokens = {}, 0
-    for micro, indices in enumerate(group):
-        rows = [table.rows[i] for i in indices] if table else None
-        batch = collate([examples[i] for i in indices], pad_id, rows)
+    for micro, batch in enumerate(batches):
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-        sync = micro == len(group) - 1  # under DDP, all-reduce gradients only on the last micro-batch
+        sync = micro == len(batches) - 1  # under DDP, all-reduce gradients only on the last micro-batch
         with nullcontext() if sync else accelerator.no_sync(model):
             with accelerator.autocast():
-                parts = forward_losses(model, batch, strategy, head, targets)
+                parts = forward_losses(model, batch, strategy, head, targets, counts)
             check_finite(parts["loss"].detach(), step, epoch, micro)
-            accelerator.backward(parts["loss"] / len(group))
+            accelerator.backward(parts["loss"])
         for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + value.item() / len(group)
+            sums[key] = sums.get(key, 0.0) + value.item()
         tokens += int(batch["attention_mask"].sum())
     return sums, tokens
 

@@ -39,31 +39,56 @@ def kept_cross_entropy(logits: torch.Tensor, input_ids: torch.Tensor, kinds: tor
     return ce, target_kinds
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of values where mask is true; 0 (still attached to the graph) when the mask is empty."""
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, count: int | None = None) -> torch.Tensor:
+    """Mean of values where mask is true; 0 (still attached to the graph) when the mask is empty.
+
+    With count (how many such values the whole optimizer step has), the sum over count instead: the
+    parts of a step cut into micro-batches then add up to the step's mean.
+    """
     mask = mask.to(values.dtype)
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+    denominator = mask.sum() if count is None else torch.tensor(float(count), device=values.device)
+    return (values * mask).sum() / denominator.clamp(min=1.0)
 
 
-def combine_cross_entropy(token_ce: torch.Tensor, target_kinds: torch.Tensor, spec: LossSpec) -> dict:
+def step_counts(kinds: list[torch.Tensor], semantic_rows: int = 0) -> dict[str, int]:
+    """Targets of each loss over all micro-batches of one optimizer step, from their (B, T) kinds.
+
+    Each loss is a mean over its own tokens (or semantic rows) in the step; combine_cross_entropy and
+    semantic_loss divide each micro-batch's sum by these counts.
+    """
+    predicted = [k[:, 1:] for k in kinds]  # token 0 is never predicted
+    return {
+        "answer": sum(int((k == ANSWER).sum()) for k in predicted),
+        "rationale": sum(int((k == RATIONALE).sum()) for k in predicted),
+        "target": sum(int((k != PROMPT).sum()) for k in predicted),
+        "semantic": semantic_rows,
+    }
+
+
+def combine_cross_entropy(
+    token_ce: torch.Tensor, target_kinds: torch.Tensor, spec: LossSpec, counts: dict[str, int] | None = None
+) -> dict:
     """The strategy's CE loss from per-token CE and the kinds of the predicted tokens (same shape, any).
 
-    Each CE is a token mean over its own tokens in the batch. joint: one mean over all target tokens
-    (pre-thinking's CE(r + y)); else answer_weight * CE(answer) + rationale_weight * CE(rationale).
-    Returns {"loss", "answer_ce", "rationale_ce"} (the last two for logging; detached).
+    Each CE is a token mean over its own tokens in the batch, or in the step with counts (step_counts).
+    joint: one mean over all target tokens (pre-thinking's CE(r + y)); else answer_weight * CE(answer) +
+    rationale_weight * CE(rationale). Returns {"loss", "answer_ce", "rationale_ce"} (the last two for
+    logging; detached).
     """
-    answer_ce = masked_mean(token_ce, target_kinds == ANSWER)
-    rationale_ce = masked_mean(token_ce, target_kinds == RATIONALE)
+    counts = counts or {}
+    answer_ce = masked_mean(token_ce, target_kinds == ANSWER, counts.get("answer"))
+    rationale_ce = masked_mean(token_ce, target_kinds == RATIONALE, counts.get("rationale"))
     if spec.joint:
-        loss = masked_mean(token_ce, target_kinds != PROMPT)
+        loss = masked_mean(token_ce, target_kinds != PROMPT, counts.get("target"))
     else:
         loss = spec.answer_weight * answer_ce + spec.rationale_weight * rationale_ce
     return {"loss": loss, "answer_ce": answer_ce.detach(), "rationale_ce": rationale_ce.detach()}
 
 
-def semantic_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L_sem = mean over the batch of 1 - cos(g(h), e(r)): (N, D), (N, D) -> scalar."""
-    return (1.0 - F.cosine_similarity(predicted.float(), target.float(), dim=-1)).mean()
+def semantic_loss(predicted: torch.Tensor, target: torch.Tensor, count: int | None = None) -> torch.Tensor:
+    """L_sem = mean over the batch (or sum over the step's count) of 1 - cos(g(h), e(r)): (N, D), (N, D) -> scalar."""
+    distance = 1.0 - F.cosine_similarity(predicted.float(), target.float(), dim=-1)
+    return distance.mean() if count is None else distance.sum() / max(count, 1)
 
 
 def marker_states(hidden: torch.Tensor, marker_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,6 +104,13 @@ def rationale_mean_states(hidden: torch.Tensor, kinds: torch.Tensor) -> tuple[to
     rows = (counts > 0).nonzero(as_tuple=True)[0]
     pooled = (hidden * mask.unsqueeze(-1)).sum(dim=1) / counts.clamp(min=1.0).unsqueeze(-1)
     return pooled[rows], rows
+
+
+def semantic_row_count(kinds: torch.Tensor, marker_index: torch.Tensor, source: str) -> int:
+    """How many rows of a batch the semantic loss reads: those with a marker, or with rationale tokens."""
+    if source == "marker":
+        return int((marker_index >= 0).sum())
+    return int((kinds == RATIONALE).any(dim=1).sum())
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
