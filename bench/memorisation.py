@@ -3,9 +3,9 @@
 For each cell of a `cotdistill run` folder it measures, with the cell's own trained student:
 - accuracy on the questions it was trained on (the first --train of its curated train.jsonl);
 - accuracy on the dev slice it was evaluated on (the questions of the cell's eval.predictions.jsonl);
-- for students that write a rationale after their answer (`--explain`): how often that rationale ends
-  in the right state (its last "heads up" / "tails up"; heads up = "yes"), and how often it agrees
-  with the answer the student gave before it.
+- for students that write a rationale after their answer (`--explain`), or on a prompt of its own
+  (prefix's "[rationale]" task): how often that rationale ends in the right state (its last
+  "heads up" / "tails up"; heads up = "yes"), and how often it agrees with the student's answer.
 A student that is right on its training questions and at chance on the dev slice memorised them; one
 whose rationale is right where its answer is not knows the rule only step by step.
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchResult  # noqa: E402
 
 from cotdistill.evaluation import EvalOptions, evaluate  # noqa: E402
-from cotdistill.strategies import PostThinking, read_model_metadata, strategy_from_metadata  # noqa: E402
+from cotdistill.strategies import PostThinking, Prefix, read_model_metadata, strategy_from_metadata  # noqa: E402
 from cotdistill.tasks import load_task  # noqa: E402
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
 from cotdistill.training.data import read_curated  # noqa: E402
@@ -53,26 +53,45 @@ def measure(cell: Path, train_questions: int, batch_size: int) -> dict:
            "train_accuracy": evaluate(model, records=trained[:train_questions], options=quiet)["accuracy"],
            "train_questions": min(train_questions, len(trained))}
     # post-thinking and pst write a rationale after the answer; --explain lets them
-    writes_rationale_after = isinstance(strategy_from_metadata(meta), PostThinking)
+    strategy = strategy_from_metadata(meta)
+    writes_rationale_after = isinstance(strategy, PostThinking)
     with tempfile.TemporaryDirectory() as scratch:
         predictions = Path(scratch) / "dev.predictions.jsonl"
         metrics = evaluate(model, records=dev, options=dataclasses.replace(quiet, explain=writes_rationale_after),
                            predictions_out=predictions)
         answered = [r for _, r in read_jsonl(predictions)]
     row.update(dev_accuracy=metrics["accuracy"], dev_questions=len(dev))
-    if writes_rationale_after:
-        verdicts = [rationale_verdict(r["rationale"]) for r in answered]
+    if writes_rationale_after or isinstance(strategy, Prefix):
+        rationales = ([r["rationale"] for r in answered] if writes_rationale_after
+                      else prefix_rationales(model, strategy, dev, batch_size))
+        verdicts = [rationale_verdict(r) for r in rationales]
         row["rationale_right"] = sum(v == r["gold"] for v, r in zip(verdicts, answered)) / len(answered)
         row["rationale_agrees_with_answer"] = sum(v == r["predicted"] for v, r in zip(verdicts, answered)) / len(answered)
     print(row, flush=True)
     return row
 
 
+def prefix_rationales(model_dir: Path, strategy: Prefix, records: list, batch_size: int) -> list[str]:
+    """What a prefix student writes for its rationale task ("[rationale] x"), greedy, in batches."""
+    from cotdistill.evaluation.generation import DecodeSettings, generate_batch, prepare_tokenizer
+    from cotdistill.models import load_causal_lm
+
+    model, tokenizer = load_causal_lm(model_dir)
+    prepare_tokenizer(tokenizer)
+    settings = DecodeSettings(max_new_tokens=192)
+    prompts = [strategy.rationale_prompt(r) for r in records]
+    texts = []
+    for start in range(0, len(prompts), batch_size):
+        rows, _ = generate_batch(model.eval(), tokenizer, prompts[start : start + batch_size], settings)
+        texts += [samples[0].text for samples in rows]
+    return texts
+
+
 def markdown(rows: list[dict]) -> str:
     def pct(value):
         return "–" if value is None else f"{100 * value:.0f}%"
 
-    lines = ["| cell | on its training questions | on the dev slice | its rationale (after the answer) right | rationale agrees with its answer |",
+    lines = ["| cell | on its training questions | on the dev slice | its rationale right | rationale agrees with its answer |",
              "|---|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['cell']} | {pct(r['train_accuracy'])} (n={r['train_questions']}) | {pct(r['dev_accuracy'])} "
