@@ -195,11 +195,11 @@ def train(config: TrainConfig) -> Path:
         mine = batches[rank : per_process * n_proc : n_proc]
         groups = [mine[i : i + config.grad_accum] for i in range(0, len(mine), config.grad_accum)]
         for index_in_epoch, group in enumerate(groups):
-            micros = [micro for batch in group for micro in micro_batches(batch, lengths, config.batch_size)]
             if epoch * steps_per_epoch + index_in_epoch < step:
                 continue  # already done before the checkpoint we resumed from
             if step >= total_steps:
                 break
+            micros = [micro for batch in group for micro in micro_batches(batch, lengths, config.batch_size)]
             sums, step_tokens = _accumulate(accelerator, model, micros, examples, table, tokenizer.pad_token_id,
                                             strategy, head, targets, step + 1, epoch)  # fmt: skip
             accelerator.clip_grad_norm_(params, config.max_grad_norm)
@@ -239,7 +239,7 @@ def _accumulate(accelerator, model, micros, examples, table, pad_id, strategy, h
     """
     batches = [collate([examples[i] for i in indices], pad_id, [table.rows[i] for i in indices] if table else None)
                for indices in micros]  # fmt: skip
-    semantic = sum(semantic_row_count(b["kinds"], b["marker_index"], strategy.sem_source) for b in batches) if head else 0
+    semantic = sum(semantic_row_count(b["kinds"], b["marker_index"], strategy.sem_source) for b in batches) if head is not None else 0
     counts = step_counts([b["kinds"] for b in batches], semantic)
     sums, tokens = {}, 0
     for micro, batch in enumerate(batches):
