@@ -70,8 +70,10 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
     mine = [s for s in summaries if s.task == task.name]
     floors = next((s.floors for s in mine if s.floors), None) or {}
     budget = {**config.training, **task.training}
+    own = [f"{s.id} ({', '.join(f'{k} {v}' for k, v in s.training.items())})" for s in config.strategies if s.training]
     lines = [f"## {task.name}", "", "Training budget (chosen on the dev slice): " + ", ".join(
-        f"{k} {budget[k]}" for k in ("epochs", "max_steps", "lr", "batch_size", "lora_r") if k in budget) + ".", ""]
+        f"{k} {budget[k]}" for k in ("epochs", "max_steps", "lr", "batch_size", "lora_r") if k in budget)
+        + (f"; strategies with their own: {'; '.join(own)}" if own else "") + ".", ""]
     if floors:
         lines.append(f"{floors['n']} {split} questions. Best constant answer: {percent(floors['best_constant_accuracy'])}% "
                      f"(\"{floors['best_constant_answer']}\"); commonest training answer: "
