@@ -98,6 +98,32 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
     return lines + [""]
 
 
+def goal_lines(config, summaries) -> list[str]:
+    """Issue 15's goals per task, on the clean single-rationale cells: the best student's margin over the best
+    constant answer, the published Fine-tune-CoT students beside it, and pst against pre-thinking."""
+    lines = ["## Goals per task", "",
+             "| task | best student | over best constant | GPT-2 124M Fine-tune-CoT | T5-base 220M Fine-tune-CoT "
+             "| pst - pre-thinking |", "|---|---:|---:|---:|---:|---:|"]
+    for task in config.tasks:
+        mine = [s for s in summaries if s.task == task.name and not s.noise and s.samples_per_question == 1]
+        if not mine:
+            continue
+        best = max(mine, key=lambda s: s.accuracy)
+        floor = (best.floors or {}).get("best_constant_accuracy")
+        margin = f"{100 * (best.accuracy - floor):+.1f}" if floor is not None else "?"
+        gpt2, t5 = (PUBLISHED[who].get(task.name, (None, None))[1] for who in ("GPT-2 124M", "T5-base 220M"))
+        versus = {s.strategy: s for s in mine if s.strategy in ("pst", "pre-thinking")}
+        if len(versus) < 2:
+            duel = "not run"
+        elif not (versus["pst"].learnt and versus["pre-thinking"].learnt):
+            duel = "not testable (" + " and ".join(n for n, s in versus.items() if not s.learnt) + " did not learn)"
+        else:
+            duel = f"{100 * (versus['pst'].accuracy - versus['pre-thinking'].accuracy):+.1f}"
+        lines.append(f"| {task.name} | {best.strategy} {100 * best.accuracy:.1f} | {margin} | "
+                     f"{'' if gpt2 is None else f'{gpt2:.1f}'} | {'' if t5 is None else f'{t5:.1f}'} | {duel} |")
+    return lines + ["", "Points; the published students on the test split whatever this file's split is.", ""]
+
+
 def slice_label(s, strategy: bool = True) -> str:
     """The strategy, with the noise level and rationales per question where they are not the defaults."""
     parts = [s.strategy] if strategy else []
@@ -138,6 +164,7 @@ def main() -> None:
     if stale:
         body += [f"Left out: {len(stale)} finished cells that ran with other settings than the run's config.json "
                  f"({', '.join(stale)}); `cotdistill run ... --replace` re-runs them.", ""]
+    body += goal_lines(config, summaries)
     for task in config.tasks:
         if task.name not in ordered(s.task for s in summaries):
             continue

@@ -91,26 +91,33 @@ def semantic_loss(predicted: torch.Tensor, target: torch.Tensor, count: int | No
     return distance.mean() if count is None else distance.sum() / max(count, 1)
 
 
+def marker_rows(marker_index: torch.Tensor) -> torch.Tensor:
+    """The rows of a batch that have a marker: (B,) with -1 = none -> (N,)."""
+    return (marker_index >= 0).nonzero(as_tuple=True)[0]
+
+
+def rationale_rows(kinds: torch.Tensor) -> torch.Tensor:
+    """The rows of a batch that have rationale tokens: (B, T) -> (N,)."""
+    return (kinds == RATIONALE).any(dim=1).nonzero(as_tuple=True)[0]
+
+
 def marker_states(hidden: torch.Tensor, marker_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Hidden states at each sequence's marker: (B, T, H), (B,) with -1 = none -> (N, H) and the rows kept."""
-    rows = (marker_index >= 0).nonzero(as_tuple=True)[0]
+    rows = marker_rows(marker_index)
     return hidden[rows, marker_index[rows]], rows
 
 
 def rationale_mean_states(hidden: torch.Tensor, kinds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean hidden state over each sequence's rationale tokens: (B, T, H), (B, T) -> (N, H), rows kept."""
     mask = (kinds == RATIONALE).to(hidden.dtype)
-    counts = mask.sum(dim=1)
-    rows = (counts > 0).nonzero(as_tuple=True)[0]
-    pooled = (hidden * mask.unsqueeze(-1)).sum(dim=1) / counts.clamp(min=1.0).unsqueeze(-1)
+    rows = rationale_rows(kinds)
+    pooled = (hidden * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0).unsqueeze(-1)
     return pooled[rows], rows
 
 
 def semantic_row_count(kinds: torch.Tensor, marker_index: torch.Tensor, source: str) -> int:
-    """How many rows of a batch the semantic loss reads: those with a marker, or with rationale tokens."""
-    if source == "marker":
-        return int((marker_index >= 0).sum())
-    return int((kinds == RATIONALE).any(dim=1).sum())
+    """How many rows of a batch the semantic loss reads (the step's count its mean divides by)."""
+    return len(marker_rows(marker_index) if source == "marker" else rationale_rows(kinds))
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
