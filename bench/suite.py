@@ -103,7 +103,7 @@ def goal_lines(config, summaries) -> list[str]:
     constant answer, the published Fine-tune-CoT students beside it, and pst against pre-thinking."""
     lines = ["## Goals per task", "",
              "| task | best student | over best constant | GPT-2 124M Fine-tune-CoT | T5-base 220M Fine-tune-CoT "
-             "| pst - pre-thinking |", "|---|---:|---:|---:|---:|---:|"]
+             "| pst vs pre-thinking |", "|---|---:|---:|---:|---:|---:|"]
     for task in config.tasks:
         mine = [s for s in summaries if s.task == task.name and not s.noise and s.samples_per_question == 1]
         if not mine:
@@ -113,12 +113,7 @@ def goal_lines(config, summaries) -> list[str]:
         margin = f"{100 * (best.accuracy - floor):+.1f}" if floor is not None else "?"
         gpt2, t5 = (PUBLISHED[who].get(task.name, (None, None))[1] for who in ("GPT-2 124M", "T5-base 220M"))
         versus = {s.strategy: s for s in mine if s.strategy in ("pst", "pre-thinking")}
-        if len(versus) < 2:
-            duel = "not run"
-        elif not (versus["pst"].learnt and versus["pre-thinking"].learnt):
-            duel = "not testable (" + " and ".join(n for n, s in versus.items() if not s.learnt) + " did not learn)"
-        else:
-            duel = f"{100 * (versus['pst'].accuracy - versus['pre-thinking'].accuracy):+.1f}"
+        duel = compare(versus["pst"], versus["pre-thinking"]) if len(versus) == 2 else "not run"
         lines.append(f"| {task.name} | {best.strategy} {100 * best.accuracy:.1f} | {margin} | "
                      f"{'' if gpt2 is None else f'{gpt2:.1f}'} | {'' if t5 is None else f'{t5:.1f}'} | {duel} |")
     return lines + ["", "Points; the published students on the test split whatever this file's split is.", ""]

@@ -34,6 +34,7 @@ def test_goal_table_measures_the_best_clean_student_and_compares_pst_only_where_
         summary("last-letters", "pre-thinking", 0.80, 0.70), summary("last-letters", "pst", 0.50, 0.42),
     ]
     table = rows_by_task(suite.goal_lines(config, summaries))
-    assert table["coin-flip"] == ["pst 99.0", "+44.0", "77.3", "98.7", "+3.0"]
+    assert table["coin-flip"] == ["pst 99.0", "+44.0", "77.3", "98.7",
+                                  "pst vs pre-thinking: +3.0 points (higher, intervals overlap)"]
     assert table["last-letters"][:2] == ["pre-thinking 80.0", "+25.0"]
-    assert table["last-letters"][4] == "not testable (pst did not learn)"
+    assert table["last-letters"][4] == "pst vs pre-thinking: not testable (pst did not learn)"
