@@ -129,6 +129,18 @@ def test_single_slice_rows_from_a_benchmark_get_only_the_strategy_plot(tmp_path)
     assert "on the test questions" in text
 
 
+def test_latency_measured_on_a_gpu_says_which(tmp_path):
+    """Seconds on an H200 and on a 2-core CPU are not comparable: the cost cell names the GPU."""
+    rows = [
+        {"dataset": "svamp", "strategy": "pst", "n": 3, "accuracy": 2 / 3, "ci95": [0.2, 0.9],
+         "mean_generated_tokens": 5, "mean_latency_s": 0.02, "device": "NVIDIA H200"},
+        {"dataset": "svamp", "strategy": "answer-only", "n": 3, "accuracy": 1 / 3, "ci95": [0.1, 0.8],
+         "mean_generated_tokens": 2, "mean_latency_s": 0.1, "device": "cpu"},
+    ]
+    text = render_report(rows, tmp_path, title="bench").read_text()
+    assert "| pst | 5.0 tok, 0.020 s on NVIDIA H200 |" in text and "| answer-only | 2.0 tok, 0.100 s |" in text
+
+
 def test_a_dev_slice_run_says_so(tmp_path):
     row = {"task": "t", "strategy": "pst", "n": 4, "accuracy": 0.5, "ci95": [0.15, 0.85], "eval_split": "dev"}
     text = render_report([row], tmp_path, title="dev").read_text()

@@ -110,6 +110,29 @@ def test_semantic_targets_are_cached_and_centroids_shared(tmp_path):
     assert again.rows == [0, 0, 1, 1] and torch.allclose(again.matrix.norm(dim=1), torch.ones(2))
 
 
+def test_minilm_targets_need_no_encoder_once_cached(tmp_path, monkeypatch):
+    """The cache is keyed by the registered name, not the package's path, and the encoder loads only
+    for what is missing: a run on another machine with the cache file needs no encoder."""
+    import cotdistill.models
+    from cotdistill.training.semantic import minilm_encoder, target_table
+
+    loads = []
+    monkeypatch.setattr(cotdistill.models, "resolve", lambda name: f"/installed/{name}")
+    monkeypatch.setattr(cotdistill.models, "load_encoder", lambda *a, **k: loads.append(a) or FakeEncoder())
+    encoder, identity = minilm_encoder("minilm")
+    assert identity == "sentence-transformers:minilm" and loads == []
+    target_table(["r one", "r two"], ["q1", "q2"], encoder, identity, tmp_path, centroid=False)
+    assert len(loads) == 1
+    encoder, identity = minilm_encoder("minilm")
+    assert target_table(["r two"], ["q2"], encoder, identity, tmp_path, centroid=False).computed == 0
+    assert len(loads) == 1  # all cached: never loaded
+
+
+class FakeEncoder:
+    def encode(self, texts, **_):
+        return torch.tensor([[float(len(t)), 1.0] for t in texts])
+
+
 def test_resumed_run_matches_uninterrupted(curated, tiny_llama, tmp_path, caplog):
     config = load_config(data=curated, strategy="post-thinking", student="tiny-llama", out=tmp_path / "run",
                          lora=True, lora_r=4, lora_dropout=0.1, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip

@@ -68,7 +68,7 @@ def evaluate(
     """
     import torch
 
-    from cotdistill.models import load_causal_lm
+    from cotdistill.models import inference_device, load_causal_lm
     from cotdistill.strategies import read_model_metadata, strategy_from_metadata
 
     options = options or EvalOptions()
@@ -96,7 +96,7 @@ def evaluate(
         log.warning(warning)
 
     model, tokenizer = load_causal_lm(str(model_dir))
-    model.eval()
+    model.to(inference_device()).eval()
     prepare_tokenizer(tokenizer)
     cap = prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens)
     check_prompt_lengths(tokenizer, [strategy.prompt(r) for r in records], [r.id for r in records], cap,
@@ -152,6 +152,7 @@ def evaluate(
         stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
         unparsed=sum(r["predicted"] is None for r in rows),
         decode_seconds=seconds,
+        device=torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else model.device.type,
     )
     if warning:
         metrics["warnings"] = [warning]

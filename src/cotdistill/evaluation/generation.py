@@ -77,8 +77,8 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: DecodeSetting
     started = time.perf_counter()
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
+    new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()  # on a GPU, waits for the last step
     seconds = time.perf_counter() - started
-    new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
     rows = [trim_row(ids, tokenizer, eos_ids, settings.stop_strings, settings.eos_count) for ids in new_tokens]
     k = settings.num_samples
     return [rows[i * k : (i + 1) * k] for i in range(len(prompts))], seconds

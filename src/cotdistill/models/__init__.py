@@ -8,7 +8,7 @@ folders are cached under `$COTDISTILL_HOME/models/<name>` (default `~/.cache/cot
 """
 
 from cotdistill.models import sources as _sources  # noqa: F401  (registers the built-in models)
-from cotdistill.models.loading import load_causal_lm, load_encoder, resolve
+from cotdistill.models.loading import inference_device, load_causal_lm, load_encoder, resolve
 from cotdistill.models.registry import (
     ModelInfo,
     ModelPackageMissing,
@@ -26,6 +26,7 @@ __all__ = [
     "get_model_info",
     "is_prepared",
     "list_models",
+    "inference_device",
     "load_causal_lm",
     "load_encoder",
     "models_home",

@@ -117,6 +117,14 @@ def load_causal_lm(
     return model, tokenizer
 
 
+def inference_device() -> str:
+    """Where evaluation and serving run: the first CUDA GPU when torch sees one, else the CPU
+    (training's device is accelerate's choice, which is the same one)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_encoder(name_or_path: str | Path = "minilm", *, device: str | None = None, **kwargs: Any):
     """A sentence-transformers encoder (default all-MiniLM-L6-v2), loaded without remote code."""
     from sentence_transformers import SentenceTransformer

@@ -33,6 +33,8 @@ class Summary:
     top_answer: str | None = None
     """The commonest prediction (of the first seed) and its mean share over seeds: near 1, a constant guesser."""
     top_answer_share: float | None = None
+    accelerator: str | None = None
+    """The GPU(s) the seeds were evaluated on, None on the CPU: latency is only comparable on one device."""
 
     @property
     def slice(self) -> tuple[float, int | None]:
@@ -76,6 +78,7 @@ def _summary(key: tuple, rows: list[dict]) -> Summary:
         floors=next((r["floors"] for r in rows if r.get("floors")), None),
         top_answer=rows[0].get("top_answer"),
         top_answer_share=_mean_or_none(r.get("top_answer_share") for r in rows),
+        accelerator=", ".join(sorted({r["device"] for r in rows if r.get("device") not in (None, "cpu")})) or None,
     )
 
 

@@ -56,9 +56,11 @@ def comparisons(summaries: list[Summary]) -> list[str]:
 
 
 def cost_cell(s: Summary) -> str:
-    """`12.3 tok, 0.045 s`: mean generated tokens and mean latency per question."""
+    """`12.3 tok, 0.045 s`: mean generated tokens and mean latency per question (`on <GPU>` off the CPU)."""
     tokens = MISSING if s.mean_generated_tokens is None else f"{s.mean_generated_tokens:.1f} tok"
     latency = MISSING if s.mean_latency_s is None else f"{s.mean_latency_s:.3f} s"
+    if s.accelerator and s.mean_latency_s is not None:
+        latency += f" on {s.accelerator}"
     return f"{tokens}, {latency}"
 
 

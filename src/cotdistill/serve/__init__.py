@@ -25,6 +25,7 @@ def build_app(model_dir: str | Path, options: ServeOptions | None = None):
     """Load the student (LoRA merged) and return the FastAPI app serving it."""
     from cotdistill.export.spec import serving_spec
     from cotdistill.export.student import load_merged_student
+    from cotdistill.models import inference_device
     from cotdistill.serve.app import create_app
     from cotdistill.serve.engine import BatchingEngine
     from cotdistill.strategies import read_model_metadata, strategy_from_metadata
@@ -41,6 +42,7 @@ def build_app(model_dir: str | Path, options: ServeOptions | None = None):
     spec = serving_spec(model_dir)
     strategy = strategy_from_metadata(read_model_metadata(model_dir))
     model, tokenizer = load_merged_student(model_dir)
+    model.to(inference_device())
     engine = BatchingEngine(model, tokenizer, max_batch=options.max_batch, batch_wait_s=options.batch_wait_ms / 1000)
     return create_app(engine, strategy, spec, options.model_name or model_dir.resolve().name)
 

@@ -113,16 +113,23 @@ def target_table(
 
 
 def minilm_encoder(name: str = "minilm", batch_size: int = 64) -> tuple[Encoder, str]:
-    """all-MiniLM-L6-v2 (sentence-transformers) and its cache identity."""
-    from cotdistill.models import load_encoder, resolve
+    """all-MiniLM-L6-v2 (sentence-transformers) and its cache identity.
 
-    source = resolve(name)
-    model = load_encoder(source, device="cpu")
+    The encoder is loaded at its first call only: with every target cached, a run (on another machine
+    too) needs no encoder. A registered name is its own identity, so the cache survives a moved or
+    reinstalled package; a folder is identified by its path.
+    """
+    from cotdistill.models import load_encoder, resolve
+    from cotdistill.models.registry import is_registered
+
+    loaded = []
 
     def encode(texts: list[str]) -> torch.Tensor:
-        return model.encode(texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
+        if not loaded:
+            loaded.append(load_encoder(resolve(name), device="cpu"))
+        return loaded[0].encode(texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
 
-    return encode, f"sentence-transformers:{source}"
+    return encode, f"sentence-transformers:{name if is_registered(name) else resolve(name)}"
 
 
 def self_encoder(model, tokenizer, source: str, max_len: int, batch_size: int = 16) -> tuple[Encoder, str]:
