@@ -77,6 +77,9 @@ def test_a_run_writes_every_cell_shares_its_data_and_renders_the_report(finished
         assert result["task"] == "synth-coin-flip" and result["seed"] == 0
         assert result["noise"] == 0.0 and result["samples_per_question"] == 2 and result["n"] == 4
         assert (finished_run / "cells" / cell_id / "eval.predictions.jsonl").is_file()
+        # a finished student keeps its weights, not the checkpoints that only resume a training
+        assert (finished_run / "cells" / cell_id / "model" / "model.safetensors").is_file()
+        assert not (finished_run / "cells" / cell_id / "model" / "checkpoints").exists()
     # both strategies trained on the one teacher store and the one curated set
     assert len(list((finished_run / "teacher").iterdir())) == 1
     assert len(list((finished_run / "curated").iterdir())) == 1
@@ -182,7 +185,7 @@ def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, 
     dev_model, test_model = Path("runs/tiny-grid-dev", cell, "model"), Path("runs/tiny-grid", cell, "model")
     weights = sorted(p.name for p in dev_model.glob("*.safetensors"))
     assert weights and all((dev_model / p).stat().st_ino == (test_model / p).stat().st_ino for p in weights)
-    assert (dev_model / "checkpoints").is_dir() and not (test_model / "checkpoints").exists()
+    assert not (dev_model / "checkpoints").exists() and not (test_model / "checkpoints").exists()
     dev_result, test_result = (json.loads(Path(run, cell, "eval.json").read_text()) for run in ("runs/tiny-grid-dev", "runs/tiny-grid"))
     assert (dev_result["eval_split"], test_result["eval_split"]) == ("dev", "test")
     assert test_result["trained_in"] == f"runs/tiny-grid-dev/{cell}" and dev_result["trained_in"] is None

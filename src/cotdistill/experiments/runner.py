@@ -33,6 +33,7 @@ from cotdistill.errors import CotdistillError
 from cotdistill.files import check_output_folder, write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
 from cotdistill.strategies import STRATEGIES
+from cotdistill.training.checkpoint import checkpoint_root
 
 
 def settings_key(*parts) -> str:
@@ -284,6 +285,9 @@ class Runner:
             info = self.pipeline.train(cell, train_file, folder / "model")
             trained = {"train_key": train_key(self.config, cell), "seconds": time.perf_counter() - t0, **(info or {})}
             write_json_atomic(folder / "trained.json", trained)
+            # Checkpoints only resume an interrupted training; from here on the cell never resumes, and
+            # they are twice the student's size (the optimizer state): a grid would fill the disk.
+            shutil.rmtree(checkpoint_root(folder / "model"), ignore_errors=True)
         self.stage = "eval"
         self.log(f"{prefix}: evaluating")
         metrics = self.pipeline.evaluate(cell, folder / "model", folder / "eval.predictions.jsonl")
