@@ -168,6 +168,21 @@ def test_run_cli_checks_the_config_and_lists_cells(tmp_path):
     assert not (tmp_path / "run").exists()  # --check computes nothing
 
 
+def test_strategy_picks_a_label_before_the_variants_that_share_its_name(tmp_path):
+    import yaml
+
+    variants = [{"name": "pst", "label": "pst-b0", "options": {"rationale_weight": 0.0}},
+                {"name": "pst", "label": "pst-b0.1", "options": {"rationale_weight": 0.1}}]
+    listed = {}
+    for name, strategies in {"with-plain": ["pst", *variants], "variants-only": variants}.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**CONFIG, "strategies": strategies}))
+        result = CliRunner().invoke(app, ["run", str(path), "--check", "--strategy", "pst", "--run-dir", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        listed[name] = [line.split("__")[1] for line in result.output.splitlines() if line.startswith("  ")]
+    assert listed == {"with-plain": ["pst"], "variants-only": ["pst-b0", "pst-b0.1"]}
+
+
 def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, monkeypatch):
     """Settings chosen on the dev slice, then `run` on the test split: the same students, not trained again."""
     import yaml

@@ -16,7 +16,8 @@ def run_command(
     split: Optional[str] = typer.Option(None, "--split", help="test or dev: overrides eval.split (dev: choose settings on the dev slice; default run folder runs/<name>-dev)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (1 is faster when another process is busy on a small machine)."),
     task: list[str] = typer.Option([], "--task", help="Run only this task's cells (repeatable); the report shows every finished cell."),
-    strategy: list[str] = typer.Option([], "--strategy", help="Run only this strategy's cells (its label or name; repeatable)."),
+    strategy: list[str] = typer.Option([], "--strategy", help="Run only this strategy's cells: a label (or an unlabelled "
+                                       "strategy's name) picks that one, another name all its labelled variants (repeatable)."),
     seed: list[int] = typer.Option([], "--seed", help="Run only this seed's cells (repeatable)."),
     replace: bool = typer.Option(False, "--replace", help="Re-run finished cells whose settings changed (their results are replaced)."),
     students_from: list[Path] = typer.Option([], "--students-from", help="Run folder whose students, trained with a cell's exact settings, that cell evaluates instead of training its own (repeatable; a test-split run uses runs/<name>-dev by default)."),
@@ -48,9 +49,12 @@ def run_command(
     if unknown:
         raise ConfigError([f"--task/--strategy {name!r} is not in the experiment" for name in unknown], source=str(config))
 
+    # `pst` beside `{name: pst, label: pst-b0}` means the plain pst: a name selects by name only where no label is it
+    ids = {spec.id for spec in experiment.strategies}
+
     def only(cell) -> bool:
         return ((not task or cell.task.name in task) and (not seed or cell.seed in seed)
-                and (not strategy or bool({cell.strategy.id, cell.strategy.name} & set(strategy))))
+                and (not strategy or cell.strategy.id in strategy or cell.strategy.name in set(strategy) - ids))
 
     cells = [c for c in experiment.cells() if only(c)]
     console.print(f"[bold]{experiment.name}[/]: {len(cells)} cells -> {folder}")
