@@ -119,15 +119,15 @@ def minilm_encoder(name: str = "minilm", batch_size: int = 64) -> tuple[Encoder,
     too) needs no encoder. A registered name is its own identity, so the cache survives a moved or
     reinstalled package; a folder is identified by its path.
     """
+    from functools import cache
+
     from cotdistill.models import load_encoder, resolve
     from cotdistill.models.registry import is_registered
 
-    loaded = []
+    model = cache(lambda: load_encoder(resolve(name), device="cpu"))
 
     def encode(texts: list[str]) -> torch.Tensor:
-        if not loaded:
-            loaded.append(load_encoder(resolve(name), device="cpu"))
-        return loaded[0].encode(texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
+        return model().encode(texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True)
 
     return encode, f"sentence-transformers:{name if is_registered(name) else resolve(name)}"
 
