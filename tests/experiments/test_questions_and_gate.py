@@ -31,6 +31,25 @@ def test_seeded_subsets_keep_file_order_and_the_dev_slice_is_disjoint():
     assert hold_out(pool, None, seed=3) == (pool, [])
 
 
+def test_a_published_dev_split_is_the_dev_slice_and_every_training_question_stays(tmp_path):
+    from cotdistill.errors import ConfigError
+    from cotdistill.experiments.pipeline import task_questions
+
+    for split, n in (("train", 12), ("dev", 8), ("test", 5)):
+        (tmp_path / f"{split}.jsonl").write_text("".join(
+            json.dumps({"id": f"{split}{i}", "question": f"{split} question {i}?", "answer": "yes", "answer_type": "yes_no"}) + "\n"
+            for i in range(n)))
+    task = {"name": f"jsonl:{tmp_path}/{{split}}.jsonl", "dev_split": "dev"}
+    config = parse_config({"name": "published-dev", "student": "tiny-llama", "tasks": [task], "strategies": ["answer-only"], "eval": {"split": "dev"}})
+    questions = task_questions(config.tasks[0], config.data_seed)
+    assert [len(questions.train), len(questions.dev), len(questions.test)] == [12, 8, 5]
+    assert {r.id[:3] for r in questions.dev} == {"dev"}
+    sized = parse_config({"name": "published-dev", "student": "tiny-llama", "tasks": [{**task, "dev_size": 3}], "strategies": ["answer-only"]})
+    assert len(task_questions(sized.tasks[0], sized.data_seed).dev) == 3
+    with pytest.raises(ConfigError, match=r"tasks.0.dev_split: 'train' is also the task's train or test split"):
+        parse_config({"name": "leak", "student": "tiny-llama", "tasks": [{**task, "dev_split": "train"}], "strategies": ["answer-only"]})
+
+
 def test_floors_by_hand():
     train = [_record(i, a) for i, a in enumerate(["yes", "yes", "no"])]  # commonest training answer: yes
     evaluated = [_record(i, a) for i, a in enumerate(["no", "no", "no", "yes"])]

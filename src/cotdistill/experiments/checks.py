@@ -63,14 +63,16 @@ def _task_problems(config: ExperimentConfig) -> list[str]:
         except CotdistillError as error:
             problems.append(f"tasks.{i}.name: {error}")
             continue
-        for field in ("train_split", "test_split"):
+        for field in ("train_split", "test_split", "dev_split"):
             split = getattr(task, field)
-            if info.splits and split not in info.splits:
+            if split and info.splits and split not in info.splits:
                 problems.append(f"tasks.{i}.{field}: task '{task.name}' has no split '{split}' (its splits: {', '.join(info.splits)})")
         if task.train_split == task.test_split:
             problems.append(f"tasks.{i}: train_split and test_split are both '{task.train_split}'; evaluate on held-out questions")
-        if config.eval.split == "dev" and not task.dev_size:
-            problems.append(f"tasks.{i}.dev_size: eval.split is dev, so each task needs a dev slice: set dev_size")
+        if task.dev_split in (task.train_split, task.test_split):
+            problems.append(f"tasks.{i}.dev_split: '{task.dev_split}' is also the task's train or test split; choose settings on held-out questions")
+        if config.eval.split == "dev" and not (task.dev_size or task.dev_split):
+            problems.append(f"tasks.{i}.dev_size: eval.split is dev, so each task needs a dev slice: set dev_size (or dev_split)")
         if task.name.startswith("jsonl:"):
             problems += _your_file_problems(i, task)
         accepted = task_options(info)

@@ -56,7 +56,10 @@ def task_questions(task: TaskSpec, data_seed: int) -> TaskQuestions:
     def load(split: str) -> list:
         return load_task(task.name, split, data_dir=task.data_dir, **task_load_options(task, split, data_seed))
 
-    rest, dev = hold_out(load(task.train_split), task.dev_size, data_seed)
+    if task.dev_split:  # a published dev split: the whole training split stays for training
+        rest, dev = load(task.train_split), seeded_subset(load(task.dev_split), task.dev_size, data_seed)
+    else:
+        rest, dev = hold_out(load(task.train_split), task.dev_size, data_seed)
     return TaskQuestions(
         train=seeded_subset(rest, task.train_size, data_seed),
         dev=dev,
@@ -249,7 +252,7 @@ class Pipeline:
         records = self.questions(task).evaluated(self.config.eval.split)
         if not records:
             raise CotdistillError(f"task {task.name}: no {self.config.eval.split} questions to evaluate on"
-                                  + (" (set dev_size on the task)" if self.config.eval.split == "dev" else ""))
+                                  + (" (set dev_size or dev_split on the task)" if self.config.eval.split == "dev" else ""))
         return records
 
     def floors(self, task: TaskSpec) -> dict:
