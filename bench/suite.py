@@ -94,7 +94,7 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
              for i, a in enumerate(mine) for b in mine[i + 1:]
              if (a.noise, a.samples_per_question) == (b.noise, b.samples_per_question)]
     if pairs or several:
-        lines += ["", *[f"- {p}" for p in pairs + noise_drops(mine)]]
+        lines += ["", *[f"- {p}" for p in pairs + noise_drops(mine) + volume_gains(mine)]]
     return lines + [""]
 
 
@@ -141,6 +141,18 @@ def noise_drops(mine) -> list[str]:
     return lines
 
 
+def volume_gains(mine) -> list[str]:
+    """Per strategy with several rationales per question (SCoTD), on clean data: the most against the fewest."""
+    lines = []
+    for strategy in ordered(s.strategy for s in mine):
+        ks = sorted((s for s in mine if s.strategy == strategy and not s.noise), key=lambda s: s.samples_per_question)
+        if len(ks) > 1:
+            most, fewest = ks[-1], ks[0]
+            names = (f"k = {most.samples_per_question}", f"k = {fewest.samples_per_question}")
+            lines.append(f"{strategy}: {compare(most, fewest, names)}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, default=Path("runs/suite"))
@@ -167,7 +179,8 @@ def main() -> None:
         body += task_section(config, task, summaries, teacher, split)
         for s in summaries:
             if s.task == task.name:
-                result.rows.append({"task": s.task, "strategy": s.strategy, "seeds": s.seeds, "n": s.n,
+                result.rows.append({"task": s.task, "strategy": s.strategy, "noise": s.noise,
+                                    "samples_per_question": s.samples_per_question, "seeds": s.seeds, "n": s.n,
                                     "accuracy": s.accuracy, "ci95": [s.ci_low, s.ci_high], "learnt": s.learnt,
                                     "mean_generated_tokens": s.mean_generated_tokens, "mean_latency_s": s.mean_latency_s,
                                     "floors": s.floors, "teacher_accuracy": teacher})

@@ -83,6 +83,18 @@ def test_the_report_marks_students_that_did_not_learn_and_refuses_their_comparis
     assert [s["learnt"] for s in summary["summaries"]] == [True, True, False, True]
 
 
+def test_two_slices_of_one_strategy_are_compared_by_their_names_and_the_gate():
+    from cotdistill.reports.aggregate import compare, summarise_rows
+
+    def sliced(k: int, accuracy: float, ci: list[float]) -> dict:
+        return {**_row("pre-thinking", accuracy, ci), "noise": 0.0, "samples_per_question": k, "status": "ok"}
+
+    one, three, ten = summarise_rows([sliced(1, 0.55, [0.45, 0.65]), sliced(3, 0.70, [0.61, 0.78]),
+                                      sliced(10, 0.90, [0.83, 0.94])])
+    assert compare(ten, three, ("k = 10", "k = 3")) == "k = 10 vs k = 3: +20.0 points (higher, intervals apart)"
+    assert compare(ten, one, ("k = 10", "k = 1")) == "k = 10 vs k = 1: not testable (k = 1 did not learn)"
+
+
 def test_a_cell_claimed_by_a_live_process_is_left_to_it_and_a_dead_claim_is_taken_over(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

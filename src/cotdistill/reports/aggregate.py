@@ -82,18 +82,19 @@ def _summary(key: tuple, rows: list[dict]) -> Summary:
     )
 
 
-def compare(a: Summary, b: Summary) -> str:
-    """One line on `a` against `b` (same task and slice): the difference in points and whether the
-    intervals are apart, or why the comparison is not testable."""
-    missing = [s.strategy for s in (a, b) if s.learnt is False]
+def compare(a: Summary, b: Summary, names: tuple[str, str] | None = None) -> str:
+    """One line on `a` against `b` (same task): the difference in points and whether the intervals are
+    apart, or why the comparison is not testable. `names` for two slices of one strategy (default: the strategies)."""
+    name_a, name_b = names or (a.strategy, b.strategy)
+    missing = [name for name, s in ((name_a, a), (name_b, b)) if s.learnt is False]
     if missing:
-        return f"{a.strategy} vs {b.strategy}: not testable ({' and '.join(missing)} did not learn)"
+        return f"{name_a} vs {name_b}: not testable ({' and '.join(missing)} did not learn)"
     difference = 100 * (a.accuracy - b.accuracy)
     apart = a.ci_low > b.ci_high or b.ci_low > a.ci_high
     direction = "higher" if difference > 0 else "lower" if difference < 0 else "equal"
     verdict = direction + (", intervals apart" if apart else ", intervals overlap")
     unknown = "; floors unknown, so whether both learnt is unchecked" if a.learnt is None or b.learnt is None else ""
-    return f"{a.strategy} vs {b.strategy}: {difference:+.1f} points ({verdict}){unknown}"
+    return f"{name_a} vs {name_b}: {difference:+.1f} points ({verdict}){unknown}"
 
 
 def _mean_or_none(values) -> float | None:
