@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchResult  # noqa: E402
 
+from cotdistill.errors import CotdistillError  # noqa: E402
 from cotdistill.experiments import parse_config  # noqa: E402
 from cotdistill.experiments.pipeline import import_source, task_questions  # noqa: E402
 from cotdistill.reports import collect_rows  # noqa: E402
@@ -46,11 +47,14 @@ def teacher_accuracy(config, task) -> float | None:
     if "import" not in settings:
         return None
     evaluated = task_questions(task, config.data_seed).evaluated(config.eval.split)
-    split = task.test_split if config.eval.split == "test" else task.train_split
+    split = task.test_split if config.eval.split == "test" else (task.dev_split or task.train_split)
     with tempfile.TemporaryDirectory() as scratch:
         store = Path(scratch) / "teacher.sqlite"
-        import_outputs(store, settings["import"], task=task.name, split=split, path=import_source(settings, task),
-                       data_dir=task.data_dir, questions={r.id for r in evaluated})
+        try:
+            import_outputs(store, settings["import"], task=task.name, split=split, path=import_source(settings, task),
+                           data_dir=task.data_dir, questions={r.id for r in evaluated})
+        except CotdistillError:  # the source explains only training questions (svamp-mcc): no teacher column
+            return None
         with RationaleStore(store) as db:
             firsts = [s for s in db.samples() if s.sample_index == 0]
     return sum(bool(s.correct) for s in firsts) / len(evaluated) if evaluated else None
@@ -71,7 +75,7 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
     floors = next((s.floors for s in mine if s.floors), None) or {}
     budget = {**config.training, **task.training}
     own = [f"{s.id} ({', '.join(f'{k} {v}' for k, v in s.training.items())})" for s in config.strategies if s.training]
-    lines = [f"## {task.name}", "", "Training budget (chosen on the dev slice): " + ", ".join(
+    lines = [f"## {task.name}", "", "Training budget: " + ", ".join(
         f"{k} {budget[k]}" for k in ("epochs", "max_steps", "lr", "batch_size", "lora_r") if k in budget)
         + (f"; strategies with their own: {'; '.join(own)}" if own else "") + ".", ""]
     if floors:
@@ -81,9 +85,10 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
                      + (f"Teacher (text-davinci-002, zero-shot-CoT): {100 * teacher:.1f}%." if teacher is not None else ""))
         lines.append("")
     lines += ["| strategy | accuracy % | learnt | tokens, latency per question |", "|---|---:|---|---:|"]
+    several_k = len({s.samples_per_question for s in mine}) > 1
     for s in mine:
         verdict = {True: "yes", False: "**no**", None: "?"}[s.learnt]
-        lines.append(f"| {slice_label(s)} | {accuracy_cell(s)} | {verdict} | {cost_cell(s)} |")
+        lines.append(f"| {slice_label(s, k=several_k)} | {accuracy_cell(s)} | {verdict} | {cost_cell(s)} |")
     references = [(f"{who} {kind}", values[task.name][i]) for who, values in PUBLISHED.items() if task.name in values
                   for i, kind in enumerate(("vanilla", "Fine-tune-CoT"))]
     if references:
@@ -119,12 +124,13 @@ def goal_lines(config, summaries) -> list[str]:
     return lines + ["", "Points; the published students on the test split whatever this file's split is.", ""]
 
 
-def slice_label(s, strategy: bool = True) -> str:
-    """The strategy, with the noise level and rationales per question where they are not the defaults."""
+def slice_label(s, strategy: bool = True, k: bool = False) -> str:
+    """The strategy, with the noise level and rationales per question where they are not the defaults
+    (`k`: name the rationales per question even at 1, where the task has several)."""
     parts = [s.strategy] if strategy else []
     if s.noise or not strategy:  # a slice named without its strategy names its noise level, even 0
         parts.append(f"noise {s.noise:g}")
-    if s.samples_per_question != 1:
+    if s.samples_per_question != 1 or k:
         parts.append(f"k = {s.samples_per_question}")
     return ", ".join(parts)
 
@@ -132,8 +138,8 @@ def slice_label(s, strategy: bool = True) -> str:
 def noise_drops(mine) -> list[str]:
     """Per strategy with several noise levels: its accuracy from the cleanest to the noisiest training data."""
     lines = []
-    for strategy in ordered(s.strategy for s in mine):
-        levels = sorted((s for s in mine if s.strategy == strategy), key=lambda s: s.noise)
+    for strategy, k in ordered((s.strategy, s.samples_per_question) for s in mine):
+        levels = sorted((s for s in mine if (s.strategy, s.samples_per_question) == (strategy, k)), key=lambda s: s.noise)
         if len(levels) > 1:
             clean, noisy = levels[0], levels[-1]
             lines.append(f"{strategy}: {100 * clean.accuracy:.1f}% at noise {clean.noise:g}, {100 * noisy.accuracy:.1f}% at "
