@@ -177,7 +177,8 @@ def main() -> None:
     if stale:
         body += [f"Left out: {len(stale)} finished cells that ran with other settings than the run's config.json "
                  f"({', '.join(stale)}); `cotdistill run ... --replace` re-runs them.", ""]
-    body += goal_lines(config, summaries)
+    if len({s.slice for s in summaries}) == 1:  # the suite itself; a robustness or SCoTD run compares its slices instead
+        body += goal_lines(config, summaries)
     for task in config.tasks:
         if task.name not in ordered(s.task for s in summaries):
             continue
