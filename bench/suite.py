@@ -71,7 +71,8 @@ def current_rows(config, rows: list[dict]) -> tuple[list[dict], list[str]]:
 
 
 def task_section(config, task, summaries, teacher: float | None, split: str) -> list[str]:
-    mine = [s for s in summaries if s.task == task.name]
+    strategies = ordered(s.strategy for s in summaries)
+    mine = sorted((s for s in summaries if s.task == task.name), key=lambda s: (strategies.index(s.strategy), s.slice))
     floors = next((s.floors for s in mine if s.floors), None) or {}
     budget = {**config.training, **task.training}
     own = [f"{s.id} ({', '.join(f'{k} {v}' for k, v in s.training.items())})" for s in config.strategies if s.training]
