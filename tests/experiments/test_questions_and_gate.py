@@ -186,6 +186,7 @@ def test_check_reads_a_jsonl_task_file_before_any_compute(tmp_path):
 
 
 def test_a_task_budget_or_test_set_change_never_resamples_the_teacher(tmp_path):
+    from cotdistill.experiments.config import TaskSpec
     from cotdistill.experiments.pipeline import Pipeline
 
     base = {"name": "g", "student": "tiny-llama", "tasks": [{"name": "synth-coin-flip", "train_size": 8, "test_size": 4}],
@@ -194,3 +195,7 @@ def test_a_task_budget_or_test_set_change_never_resamples_the_teacher(tmp_path):
     more = {**base, "tasks": [{"name": "synth-coin-flip", "train_size": 9, "test_size": 4}]}
     folder = [Pipeline(parse_config(c), tmp_path).teacher_folder(parse_config(c).tasks[0]) for c in (base, changed, more)]
     assert folder[0] == folder[1] != folder[2]
+    assert TaskSpec(name="svamp-mcc", dev_split="dev").key_settings()["dev_split"] == "dev"  # set, it is in the keys
+    # the name this config's teacher folder had before TaskSpec gained dev_split: an unset new field
+    # must not move existing run folders' teacher samples (an API teacher would be paid for twice)
+    assert folder[0].name == "synth-coin-flip-5b987bfbc18f"

@@ -24,6 +24,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_ADDED_LATER = frozenset({"dev_split"})  # TaskSpec fields newer than existing run folders' cache keys
+
+
 class TaskSpec(_Strict):
     """One task of the grid: where its training questions and held-out test questions come from."""
 
@@ -38,6 +41,12 @@ class TaskSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="Extra task options passed to load_task (e.g. difficulty).")
     teacher: dict[str, Any] | None = Field(None, description="This task's teacher, replacing the experiment's (e.g. its own published outputs to import).")
     training: dict[str, Any] = Field(default_factory=dict, description="Training settings for this task only (its budget: epochs, lr, max_len); a strategy's own win.")
+
+    def key_settings(self, exclude: set[str] = frozenset()) -> dict:
+        """The settings that identify this task in cache keys (teacher samples, trained students). A field
+        added after runs existed is left out while unset, so their keys, and their paid teacher samples, stand."""
+        settings = self.model_dump(mode="json", exclude=set(exclude))
+        return {name: value for name, value in settings.items() if not (name in _ADDED_LATER and value is None)}
 
     @property
     def slug(self) -> str:

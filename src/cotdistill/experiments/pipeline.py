@@ -146,7 +146,7 @@ class Pipeline:
         """Keyed by what decides the training questions and their samples only: a changed budget or
         test set never re-samples a (paid) teacher."""
         settings = teacher_settings(self.config, task)
-        questions = task.model_dump(mode="json", exclude={"training", "test_size", "test_split"})
+        questions = task.key_settings(exclude={"training", "test_size", "test_split"})
         key = _key(questions, settings, self.config.data_seed, max(self.config.samples_per_question), QUESTIONS_VERSION)
         return self.run_dir / "teacher" / f"{task.slug}-{key}"
 

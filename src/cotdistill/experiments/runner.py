@@ -46,11 +46,6 @@ def _dump(model) -> dict:
     return model.model_dump(mode="json")
 
 
-def _task_dump(task) -> dict:
-    """The task's settings; a field added since runs were made is left out while unset, so their keys stand."""
-    return {name: value for name, value in _dump(task).items() if not (name == "dev_split" and value is None)}
-
-
 def train_key(config: ExperimentConfig, cell: Cell) -> str:
     """Everything that changes the trained student."""
     curation = config.curation
@@ -58,7 +53,7 @@ def train_key(config: ExperimentConfig, cell: Cell) -> str:
         curation = {name: value for name, value in curation.items() if name != "noise_kind"}
     revision = STRATEGIES[cell.strategy.name].revision
     return settings_key(
-        config.student, _task_dump(cell.task), config.teacher, curation, config.data_seed,
+        config.student, cell.task.key_settings(), config.teacher, curation, config.data_seed,
         max(config.samples_per_question), _dump(cell.strategy), cell.seed, cell.noise, cell.samples_per_question,
         config.training, *([revision] if revision else []),  # revision 0 keeps the keys made before revisions
     )
