@@ -13,12 +13,13 @@ T5-base 220M, GPT-3 ada 0.3B, vanilla and Fine-tune-CoT; they chose their epoch 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult  # noqa: E402
+from common import RESULTS, BenchResult  # noqa: E402
 
 from cotdistill.errors import CotdistillError  # noqa: E402
 from cotdistill.experiments import parse_config  # noqa: E402
@@ -160,6 +161,28 @@ def volume_gains(mine) -> list[str]:
     return lines
 
 
+def keep_records(run_dir: Path, records: Path) -> int:
+    """Copy the run's config and its finished cells' cell.json and eval.json into `records` (replaced whole, so
+    a cell no longer in the run is not kept); the count of cells kept. Nothing when `records` is the run itself."""
+    if records.resolve() == run_dir.resolve():
+        return 0
+    scratch = records.with_name(records.name + ".partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "cells").mkdir(parents=True)
+    shutil.copy2(run_dir / "config.json", scratch / "config.json")
+    kept = 0
+    for folder in sorted((run_dir / "cells").iterdir()):
+        if (folder / "eval.json").is_file():
+            (scratch / "cells" / folder.name).mkdir()
+            for name in ("cell.json", "eval.json"):
+                if (folder / name).is_file():
+                    shutil.copy2(folder / name, scratch / "cells" / folder.name / name)
+            kept += 1
+    shutil.rmtree(records, ignore_errors=True)
+    scratch.rename(records)  # whole or not at all: a half-copied folder would render as a smaller run
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, default=Path("runs/suite"))
@@ -193,6 +216,7 @@ def main() -> None:
                                     "mean_generated_tokens": s.mean_generated_tokens, "mean_latency_s": s.mean_latency_s,
                                     "floors": s.floors, "teacher_accuracy": teacher})
     result.write("\n".join(body))
+    keep_records(args.run_dir, RESULTS / args.name / "run")
 
 
 if __name__ == "__main__":
