@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
 
-from cotdistill.errors import CotdistillError  # noqa: E402
+from cotdistill.errors import NoTeacherOutputs  # noqa: E402
 from cotdistill.experiments import parse_config  # noqa: E402
 from cotdistill.experiments.pipeline import import_source, task_questions  # noqa: E402
 from cotdistill.reports import collect_rows  # noqa: E402
@@ -54,7 +54,7 @@ def teacher_accuracy(config, task) -> float | None:
         try:
             import_outputs(store, settings["import"], task=task.name, split=split, path=import_source(settings, task),
                            data_dir=task.data_dir, questions={r.id for r in evaluated})
-        except CotdistillError:  # the source explains only training questions (svamp-mcc): no teacher column
+        except NoTeacherOutputs:  # the source explains only training questions (svamp-mcc): no teacher column
             return None
         with RationaleStore(store) as db:
             firsts = [s for s in db.samples() if s.sample_index == 0]

@@ -36,6 +36,11 @@ class DataError(CotdistillError):
         self.path, self.line, self.record, self.field = Path(path), line, record, field
 
 
+class NoTeacherOutputs(CotdistillError):
+    """A teacher-output source holds nothing for the questions asked (a task with rationales only in its
+    training split, say): callers that only want a teacher's score can skip it, not a malformed file."""
+
+
 class ConfigError(CotdistillError):
     """Invalid configuration; lists every problem at once, before any compute.
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cotdistill.errors import CotdistillError, DataError
+from cotdistill.errors import CotdistillError, DataError, NoTeacherOutputs
 from cotdistill.store import RationaleStore
 from cotdistill.store.importers import import_outputs
 
@@ -179,5 +179,5 @@ def test_task_format_imports_the_rationales_a_task_carries(tmp_path, shared_data
     summary = import_outputs(tmp_path / "s.sqlite", "task", task="svamp-mcc", split="train", data_dir=shared_data,
                              questions={"svamp-mcc-train-0", "svamp-mcc-train-1"})
     assert (summary.questions, summary.samples) == (2, 20)  # MCC-KD: 10 rationales per question
-    with pytest.raises(CotdistillError, match="carries no rationales"):
+    with pytest.raises(NoTeacherOutputs, match="carries no rationales"):
         import_outputs(tmp_path / "s.sqlite", "task", task="coin-flip", data_dir=shared_data)

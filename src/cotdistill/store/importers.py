@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from cotdistill.errors import CotdistillError, DataError, unknown_name
+from cotdistill.errors import CotdistillError, DataError, NoTeacherOutputs, unknown_name
 from cotdistill.records import CHOICE_LETTERS, AnswerType, Record
 from cotdistill.store.sqlite import RationaleStore, Sample, TeacherConfig
 
@@ -138,7 +138,7 @@ def _read_task_rationales(task: str, split: str, data_dir) -> tuple[list[Record]
 
     records = load_task(task, split, data_dir=data_dir)
     if not any(r.rationales for r in records):
-        raise CotdistillError(f"task '{task}' ({get_task_info(task).source}) carries no rationales in split '{split}': "
+        raise NoTeacherOutputs(f"task '{task}' ({get_task_info(task).source}) carries no rationales in split '{split}': "
                               "import its teacher outputs with another --format, or sample them with `cotdistill teach`")
     outputs = [[Output(text) for text in r.rationales] for r in records]
     return [r.model_copy(update={"rationales": []}) for r in records], outputs
@@ -285,7 +285,7 @@ def _store_outputs(store: str | Path, config: TeacherConfig, records: list[Recor
     # canonical form (the store keeps the first question of an id and would drop the others).
     source = f"import into {config.task}/{config.split}"
     if not records:
-        raise CotdistillError(f"{source}: the source holds no questions; nothing imported. Check --path, --task and --split")
+        raise NoTeacherOutputs(f"{source}: the source holds no questions; nothing imported. Check --path, --task and --split")
     ids = UniqueIds(source, config.split)
     for index, record in enumerate(records):
         ids.add(record.id, record=index)
