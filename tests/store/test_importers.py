@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cotdistill.errors import CotdistillError, DataError, NoTeacherOutputs
+from cotdistill.errors import DataError, NoTeacherOutputs
 from cotdistill.store import RationaleStore
 from cotdistill.store.importers import import_outputs
 
