@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 # A real OpenAI-compatible teacher for the integration tests: llama.cpp's server compiles from
 # source (4-5 minutes on 2 cores, then pip's cache has the wheel), so only the tests ask for it.
+# GGML_NATIVE=OFF: a portable AVX2 build. The native one enables Intel AMX where the CPU has it, and
+# llama.cpp's AMX matmul segfaults on the tests' tiny GGUF students (ggml_backend_amx_mul_mat).
 install-server: $(SERVER_STAMP)
 
 $(SERVER_STAMP): $(STAMP)
-	$(PIP) install -q -e '.[test,server]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install -q -e '.[test,server]'
 	touch $(SERVER_STAMP)
 
 test: install-server
