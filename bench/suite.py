@@ -26,7 +26,7 @@ from cotdistill.experiments import parse_config  # noqa: E402
 from cotdistill.experiments.pipeline import import_source, task_questions  # noqa: E402
 from cotdistill.reports import collect_rows  # noqa: E402
 from cotdistill.reports.aggregate import compare, ordered, summarise_rows  # noqa: E402
-from cotdistill.reports.tables import accuracy_cell, cost_cell, percent  # noqa: E402
+from cotdistill.reports.tables import accuracy_cell, cost_cell, decoding_note, percent  # noqa: E402
 
 # Fine-tune-CoT's published test accuracy (%), ../shared/ANCHORS.md: (vanilla fine-tune, Fine-tune-CoT).
 PUBLISHED = {
@@ -197,7 +197,8 @@ def main() -> None:
     split = "test" if config.eval.split == "test" else "dev-slice"
     body = [f"Run folder `{args.run_dir}` ({len([r for r in rows if r.get('status') == 'ok'])} finished cells, "
             f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions. "
-            "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", ""]
+            "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", "",
+            *decoding_note(rows)]
     if stale:
         body += [f"Left out: {len(stale)} finished cells that ran with other settings than the run's config.json "
                  f"({', '.join(stale)}); `cotdistill run ... --replace` re-runs them.", ""]

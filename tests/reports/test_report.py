@@ -141,6 +141,16 @@ def test_latency_measured_on_a_gpu_says_which(tmp_path):
     assert "| pst | 5.0 tok, 0.020 s on NVIDIA H200 |" in text and "| answer-only | 2.0 tok, 0.100 s |" in text
 
 
+def test_a_self_consistency_run_says_how_it_decoded(tmp_path):
+    """A vote over 10 samples reads as plain pre-thinking in the tables: the report says so, greedy runs say nothing."""
+    row = {"task": "t", "strategy": "pre-thinking", "n": 4, "accuracy": 0.5, "ci95": [0.15, 0.85],
+           "mean_generated_tokens": 700.0, "self_consistency": 10, "temperature": 0.7}
+    text = render_report([row], tmp_path / "vote", title="sc").read_text()
+    assert "Decoding: self-consistency (10 samples per question at temperature 0.7), the majority answer scored" in text
+    greedy = render_report([{**row, "self_consistency": 1, "temperature": None}], tmp_path / "greedy", title="g").read_text()
+    assert "Decoding" not in greedy
+
+
 def test_a_dev_slice_run_says_so(tmp_path):
     row = {"task": "t", "strategy": "pst", "n": 4, "accuracy": 0.5, "ci95": [0.15, 0.85], "eval_split": "dev"}
     text = render_report([row], tmp_path, title="dev").read_text()

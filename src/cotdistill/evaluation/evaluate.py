@@ -145,6 +145,7 @@ def evaluate(
         model=str(model_dir),
         base_model=meta.get("base_model"),
         self_consistency=options.self_consistency,
+        temperature=options.temperature if options.self_consistency > 1 else None,
         explain=options.explain,
         batch_size=options.batch_size,
         max_new_tokens=options.max_new_tokens,

@@ -64,6 +64,17 @@ def cost_cell(s: Summary) -> str:
     return f"{tokens}, {latency}"
 
 
+def decoding_note(rows: list[dict]) -> list[str]:
+    """A line saying how answers were decoded where it was not greedy: a vote over sampled rationales reads
+    as the same strategy in the tables, and its tokens and latency count every sample."""
+    votes = sorted({(row["self_consistency"], row.get("temperature")) for row in rows
+                    if row.get("status") == "ok" and (row.get("self_consistency") or 1) > 1}, key=str)
+    if not votes:
+        return []
+    how = "; ".join(f"{k} samples per question" + (f" at temperature {t:g}" if t else "") for k, t in votes)
+    return [f"Decoding: self-consistency ({how}), the majority answer scored; tokens and latency count every sample.", ""]
+
+
 def slice_label(noise: float, samples: int | None) -> str:
     parts = [f"noise {noise:g}"]
     if samples is not None:
@@ -111,7 +122,7 @@ def markdown_report(title: str, summaries: list[Summary], rows: list[dict], plot
             "its interval is not wholly above the best constant answer's (the best any single answer scores",
             "on the same questions); comparisons involving it are not testable.",
             "",
-        ]
+        ] + decoding_note(rows)
     slices = sorted(ordered(s.slice for s in summaries), key=lambda k: (k[0], k[1] if k[1] is not None else -1))
     for noise, samples in slices:
         chosen = [s for s in summaries if s.slice == (noise, samples)]
