@@ -137,6 +137,7 @@ def test_stop_strings_and_flags():
     assert get_strategy("post-thinking", separator=" [SEP]").stop_strings() == ["[SEP]"]
     assert get_strategy("pre-thinking").stop_strings() == []
     assert {n for n, cls in STRATEGIES.items() if cls.answer_first} == {"answer-only", "post-thinking", "prefix", "pst"}
+    assert get_strategy("adaptive").stop_strings() == []  # both of its modes end at EOS
 
 
 def test_truncation_keeps_prompt_and_answer(tokenizer):
@@ -162,10 +163,40 @@ def test_bad_options_are_reported_together():
         get_strategy("post-thinking", alpha=0.5, rationale_weight=-1, prompt_template="no slot")
     assert len(error.value.problems) == 3
     assert "alpha" in str(error.value) and "rationale_weight" in str(error.value)
-    with pytest.raises(CotdistillError, match="Valid strategies: answer-only"):
+    with pytest.raises(CotdistillError, match="Valid strategies: adaptive, answer-only"):
         get_strategy("cot")
 
 
 def test_missing_metadata_names_the_file(tmp_path):
     with pytest.raises(DataError, match="cotdistill.json: missing"):
         read_model_metadata(tmp_path)
+
+
+def test_adaptive_trains_both_modes_behind_their_controls(tokenizer):
+    strategy = get_strategy("adaptive")
+    answer_first, think_first = strategy.encode(NUMERIC, tokenizer)
+    decode = lambda e, kinds: tokenizer.decode([t for t, k in zip(e.input_ids, e.kinds) if k in kinds])  # noqa: E731
+    assert decode(answer_first, {P}) == "[answer first] Question: What is 2+3?\nAnswer:"
+    assert decode(think_first, {P}) == "[think first] Question: What is 2+3?\nAnswer:"
+    after_prompt = lambda e: [(t, k) for t, k in tokens_and_kinds(e, tokenizer) if k != P]  # noqa: E731
+    assert after_prompt(answer_first) == [("Ġ", A), ("5", A), (EOS, A)] + RATIONALE_TOKENS + [(EOS, R)]
+    bridge = [("Ċ", R), ("Therefore", R), (",", R), ("Ġthe", R), ("Ġanswer", R), ("Ġis", R)]
+    assert after_prompt(think_first) == RATIONALE_TOKENS + bridge + [("Ġ", A), ("5", A), (EOS, A)]
+    spec = strategy.loss_spec()
+    assert not spec.joint and (spec.answer_weight, spec.rationale_weight) == (1.0, 1.0)
+
+
+def test_adaptive_prompt_follows_the_route():
+    strategy = get_strategy("adaptive")
+    assert strategy.prompt(NUMERIC).startswith("[think first] ")  # no route: think first
+    strategy.routes = {NUMERIC.id: "answer-first"}
+    assert strategy.prompt(NUMERIC).startswith("[answer first] ") and strategy.prompt(CHOICE).startswith("[think first] ")
+    assert get_strategy("adaptive", mode="think-first").prompt(NUMERIC).startswith("[think first] ")
+    assert strategy.question_prompt(NUMERIC) == "Question: What is 2+3?\nAnswer:"
+    # Either mode's output splits to the answer: the think-first conclusion, or the answer-first line.
+    assert strategy.split_output(" 2 plus 3 is 5.\nTherefore, the answer is 5") == ("Therefore, the answer is 5", "2 plus 3 is 5.")
+    assert strategy.split_output(" 5") == ("5", None)
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        get_strategy("adaptive", mode="sometimes")
+    with pytest.raises(ConfigError, match="perception_folds must be an integer >= 2"):
+        get_strategy("adaptive", perception_folds=1)

@@ -35,6 +35,8 @@ def eval_command(
     max_prompt_tokens: int = typer.Option(None, "--max-prompt-tokens", help="Refuse questions whose prompt is longer (default: the model's context less --max-new-tokens)."),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature for --self-consistency."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed for --self-consistency."),
+    mode: str = typer.Option(None, "--mode", help="Adaptive students: auto (the perception module picks), answer-first or think-first."),
+    threshold: float = typer.Option(None, "--threshold", help="Adaptive students, mode auto: answer first where the perception score reaches this (lower: fewer tokens)."),
     no_similarity: bool = typer.Option(False, "--no-similarity", help="Skip scoring generated rationales against the reference ones."),
     data_dir: Path = typer.Option(None, "--data-dir", envvar="COTDISTILL_DATA", help="The shared data folder for real tasks (or set COTDISTILL_DATA)."),
     option: list[str] = typer.Option([], "--task-option", help="Task option KEY=VALUE, repeatable (e.g. --task-option size=100)."),
@@ -51,6 +53,7 @@ def eval_command(
     options = EvalOptions(
         self_consistency=self_consistency, explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens,
         temperature=temperature, seed=seed, similarity=not no_similarity, max_prompt_tokens=max_prompt_tokens,
+        mode=mode, threshold=threshold,
     )
     metrics = evaluate(model, task, split=split, limit=limit, data_dir=data_dir, task_options=parse_task_options(option),
                        options=options, out=out, progress=True)
@@ -62,6 +65,7 @@ def eval_command(
         f"{metrics['mean_latency_s'] * 1000:.0f} ms/question, {metrics['tokens_per_s']:.1f} tokens/s"
         + (f", rationale similarity {metrics['rationale_similarity']:.3f}" if metrics["rationale_similarity"] is not None else "")
         + (f", gold answer NLL {metrics['mean_answer_nll']:.2f} nats" if "mean_answer_nll" in metrics else "")
+        + (f", modes {metrics['modes']}" if "modes" in metrics else "")
     )
     console.print(f"wrote {out} and {predictions_path(out)}")
 

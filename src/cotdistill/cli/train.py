@@ -17,7 +17,7 @@ def _help(field: str) -> str:
 def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help=_help("data")),
     strategy: Optional[str] = typer.Option(
-        None, "--strategy", help="answer-only, pre-thinking, post-thinking, prefix or pst."
+        None, "--strategy", help="answer-only, pre-thinking, post-thinking, prefix, pst or adaptive."
     ),
     student: Optional[str] = typer.Option(None, "--student", help=_help("student")),
     out: Optional[Path] = typer.Option(None, "--out", help=_help("out")),
@@ -44,6 +44,8 @@ def train_command(
     sem_centroid: Optional[bool] = typer.Option(None, "--sem-centroid", help=_help("sem_centroid")),
     sem_head: Optional[str] = typer.Option(None, "--sem-head", help="linear or mlp. " + _help("sem_head")),
     sem_cache_dir: Optional[Path] = typer.Option(None, "--sem-cache-dir", help=_help("sem_cache_dir")),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help=_help("threshold")),
+    perception_folds: Optional[int] = typer.Option(None, "--perception-folds", help=_help("perception_folds")),
     save_every: Optional[int] = typer.Option(None, "--save-every", help=_help("save_every")),
     resume: Optional[bool] = typer.Option(None, "--resume", help=_help("resume")),
     report_to: Optional[str] = typer.Option(
@@ -65,6 +67,6 @@ def train_command(
 
 def register(app: typer.Typer) -> None:
     """Add `cotdistill train` to the main app."""
-    app.command("train", help="Fine-tune a student with a strategy (answer-only, pre-thinking, post-thinking, prefix, pst).")(
+    app.command("train", help="Fine-tune a student with a strategy (answer-only, pre-thinking, post-thinking, prefix, pst, adaptive).")(
         train_command
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ class EvalOptions:
     encoder: str = "minilm"  # sentence encoder for that score
     answer_likelihood: bool = True  # answer-first models: also score -log p(gold answer | prompt)
     max_prompt_tokens: int | None = None  # longest prompt; None: the model's context less max_new_tokens
+    mode: str | None = None  # adaptive students: "auto", "answer-first" or "think-first"; None: as trained
+    threshold: float | None = None  # adaptive students in mode auto: answer first where the score reaches it
 
 
 def predictions_path(out: str | Path) -> Path:
@@ -80,6 +83,7 @@ def evaluate(
             check_output_file(path, flag)  # before the work, not at its last write
     meta = read_model_metadata(model_dir)
     strategy = strategy_from_metadata(meta)
+    apply_mode_options(strategy, options)
     if records is None:
         if task is None:
             raise CotdistillError("evaluate() needs a task name or records")
@@ -111,12 +115,23 @@ def evaluate(
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
 
-    rows, seconds = [], 0.0
+    rows, seconds, scores = [], 0.0, {}
+    if getattr(strategy, "mode", None) == "auto":  # adaptive: choosing the mode is part of answering, so timed
+        from cotdistill.routing import route_questions
+
+        started = time.perf_counter()
+        scores = route_questions(model, tokenizer, strategy, records, model_dir, options.batch_size)
+        seconds += time.perf_counter() - started
     for start in _progress(range(0, len(records), options.batch_size), progress, len(records), options.batch_size):
         batch = records[start : start + options.batch_size]
         generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], settings)
         seconds += batch_seconds
         rows.extend(score_question(r, g, strategy) for r, g in zip(batch, generations))
+    if hasattr(strategy, "mode_of"):
+        for row, record in zip(rows, records):
+            row["mode"] = strategy.mode_of(record)
+            if scores:
+                row["perception_score"] = scores[record.id]
 
     nlls = None
     if options.answer_likelihood and strategy.answer_first:  # untimed: not part of answering
@@ -152,6 +167,7 @@ def evaluate(
         stop_strings=list(settings.stop_strings),
         stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
         unparsed=sum(r["predicted"] is None for r in rows),
+        **({"modes": dict(Counter(r["mode"] for r in rows))} if hasattr(strategy, "mode_of") else {}),
         decode_seconds=seconds,
         device=torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else model.device.type,
     )
@@ -200,6 +216,26 @@ def score_question(record: Record, generations: list[Generation], strategy) -> d
 def warm_up(model, tokenizer, prompts: list[str]) -> None:
     """One short untimed generate: the first call pays one-off setup costs that are not latency."""
     generate_batch(model, tokenizer, prompts, DecodeSettings(max_new_tokens=2))
+
+
+def apply_mode_options(strategy, options: EvalOptions) -> None:
+    """--mode and --threshold steer an adaptive student; for any other they would be silently idle."""
+    from cotdistill.errors import ConfigError
+    from cotdistill.strategies.builtin import MODES
+
+    wanted = {k: v for k, v in (("mode", options.mode), ("threshold", options.threshold)) if v is not None}
+    if wanted and not hasattr(strategy, "mode_of"):
+        raise ConfigError([f"{k}: only adaptive students have modes; this one is {strategy.name}" for k in wanted],
+                          source="eval options")  # fmt: skip
+    problems = []
+    if options.mode is not None and options.mode not in MODES:
+        problems.append(f"mode must be one of {', '.join(MODES)}, got '{options.mode}'")
+    if options.threshold is not None and not 0 <= options.threshold <= 1:
+        problems.append(f"threshold must be in [0, 1], got {options.threshold}")
+    if problems:
+        raise ConfigError(problems, source="eval options")
+    for key, value in wanted.items():
+        setattr(strategy, key, value)
 
 
 def check_options(options: EvalOptions) -> None:

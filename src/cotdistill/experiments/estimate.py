@@ -22,7 +22,8 @@ PROMPT_OVERHEAD_TOKENS = 8  # the template's "Question: ... Answer:" and the sep
 
 
 def record_tokens(folder: Path, strategy: str) -> tuple[int, float]:
-    """(records, mean training tokens per record) of a curated folder, for one strategy (prefix: both sequences)."""
+    """(records, mean training tokens per record) of a curated folder, for one strategy (prefix and
+    adaptive: both sequences)."""
     question = rationale = answer = 0
     records = 0
     with (folder / "train.jsonl").open(encoding="utf-8") as handle:
@@ -36,7 +37,8 @@ def record_tokens(folder: Path, strategy: str) -> tuple[int, float]:
     if not records:
         return 0, 0.0
     q, r, a = (chars / records / CHARS_PER_TOKEN for chars in (question, rationale, answer))
-    per_record = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)
+    per_record = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS,
+                  "adaptive": 2 * (q + r + a) + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)  # fmt: skip
     return records, per_record + PROMPT_OVERHEAD_TOKENS
 
 
@@ -61,7 +63,11 @@ def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_question
         trained = training["max_steps"] * batch
     else:
         trained = math.ceil(records * training.get("epochs", 3.0) / batch) * batch
-    steps = config.eval.max_new_tokens / 2 if cell.strategy.name == "pre-thinking" else 8
+    steps = config.eval.max_new_tokens / 2 if cell.strategy.name in ("pre-thinking", "adaptive") else 8
     per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
     training_s = trained * per_record / rate if train else 0.0
+    if cell.strategy.name == "adaptive" and train:  # its perception folds: K students on (K - 1) / K of the data,
+        folds = cell.strategy.options.get("perception_folds", 2)  # each labelling its held-out fold in both modes
+        training_s *= folds
+        per_question += records / max(eval_questions, 1) * (EVAL_S_PER_QUESTION + steps / DECODE_STEPS_PER_S)
     return training_s + eval_questions * per_question + CELL_OVERHEAD_S

@@ -17,7 +17,7 @@ from cotdistill.strategies.base import (
     Segment,
     Strategy,
 )
-from cotdistill.strategies.builtin import STRATEGIES, PST, AnswerOnly, PostThinking, PreThinking, Prefix
+from cotdistill.strategies.builtin import STRATEGIES, PST, AdaptiveThinking, AnswerOnly, PostThinking, PreThinking, Prefix
 from cotdistill.strategies.registry import (
     METADATA_FILE,
     get_strategy,
@@ -27,6 +27,6 @@ from cotdistill.strategies.registry import (
 
 __all__ = [
     "ANSWER", "PROMPT", "RATIONALE", "EncodedExample", "LossSpec", "Segment", "Strategy",
-    "STRATEGIES", "PST", "AnswerOnly", "PostThinking", "PreThinking", "Prefix",
+    "STRATEGIES", "PST", "AdaptiveThinking", "AnswerOnly", "PostThinking", "PreThinking", "Prefix",
     "METADATA_FILE", "get_strategy", "read_model_metadata", "strategy_from_metadata",
 ]

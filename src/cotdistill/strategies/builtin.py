@@ -7,6 +7,10 @@
 | post-thinking | " y" SEP " r" EOS (SEP: EOS by default) | CE(y + SEP) + b * CE(r)         |
 | prefix        | "[label] x" -> " y" EOS and "[rationale] x" -> " r" EOS | a * CE(y) + (1 - a) * CE(r) |
 | pst           | as post-thinking, marker at SEP    | CE(y + SEP) + b * CE(r) + l * L_sem  |
+| adaptive      | "[answer first] x" -> " y" EOS " r" EOS and "[think first] x" -> pre-thinking's target | CE(y) + b * CE(r) |
+
+adaptive is PST's later version (adaptive thinking): one student learns both modes behind the mode
+controls, and a perception module (cotdistill.routing, fitted after training) picks the mode per question.
 
 EOS is the tokenizer's end-of-sequence token; it belongs to the last segment's loss term.
 """
@@ -224,6 +228,77 @@ class PST(PostThinking):
         )
 
 
+ANSWER_FIRST, THINK_FIRST, AUTO = "answer-first", "think-first", "auto"
+MODES = (AUTO, ANSWER_FIRST, THINK_FIRST)
+
+
+@dataclass
+class AdaptiveThinking(Strategy):
+    """Adaptive thinking: both modes in one student, each behind its mode control in the prompt.
+
+    Training sees every record twice, answer first (post-thinking with EOS as the separator, the
+    setting under which answer-first students learnt here) and think first (pre-thinking's target).
+    At inference, mode "auto" takes each question's mode from `routes` (question id -> mode), which
+    evaluation fills from the perception module; a question without a route is thought through first,
+    the mode that does not need the module to be right.
+    """
+
+    name = "adaptive"
+    answer_first = False  # per question; the answer is read from the conclusion either way
+    answer_first_control: str = field(default="[answer first] ", metadata={"help": "Prompt prefix of the answer-first mode."})
+    think_first_control: str = field(default="[think first] ", metadata={"help": "Prompt prefix of the think-first mode."})
+    answer_phrase: str = field(default=ANSWER_PHRASE, metadata={"help": "Phrase between the rationale and the answer (think first)."})
+    rationale_weight: float = field(default=1.0, metadata={"help": "b: weight of the rationale CE (both modes)."})
+    mode: Literal["auto", "answer-first", "think-first"] = field(
+        default=AUTO, metadata={"help": "Inference mode: 'auto' (the perception module decides per question) or a fixed one."}
+    )
+    threshold: float = field(
+        default=0.5,
+        metadata={"help": "auto: answer first where the perception score (P(answer-first is right)) is at least this."},
+    )
+    perception_folds: int = field(
+        default=2, metadata={"help": "Training: held-out folds whose students label which mode is right (>= 2)."}
+    )
+
+    def __post_init__(self):
+        self.routes: dict[str, str] = {}  # not a field: a property of one evaluation, not of the student
+
+    def mode_of(self, record: Record) -> str:
+        if self.mode != AUTO:
+            return self.mode
+        return self.routes.get(record.id, THINK_FIRST)
+
+    def question_prompt(self, record: Record) -> str:
+        """The prompt without a mode control: what the perception module reads to choose the mode."""
+        return super().prompt(record)
+
+    def mode_prompt(self, record: Record, mode: str) -> str:
+        control = self.answer_first_control if mode == ANSWER_FIRST else self.think_first_control
+        return control + self.question_prompt(record)
+
+    def prompt(self, record: Record) -> str:
+        return self.mode_prompt(record, self.mode_of(record))
+
+    def examples(self, record: Record):
+        answer, rationale = " " + answer_text(record), " " + only_rationale(record)
+        answer_first = [Segment(answer, ANSWER), Segment(EOS, ANSWER), Segment(rationale, RATIONALE), Segment(EOS, RATIONALE)]
+        think_first = [Segment(rationale, RATIONALE), Segment(f"\n{self.answer_phrase}", RATIONALE),
+                       Segment(answer, ANSWER), Segment(EOS, ANSWER)]  # fmt: skip
+        return [(self.mode_prompt(record, ANSWER_FIRST), answer_first), (self.mode_prompt(record, THINK_FIRST), think_first)]
+
+    def loss_spec(self) -> LossSpec:
+        return LossSpec(answer_weight=1.0, rationale_weight=self.rationale_weight)
+
+    def stop_strings(self, explain: bool = False) -> list[str]:
+        return []  # both modes end at EOS (answer first: at the separator, which is EOS)
+
+    def split_output(self, text: str) -> tuple[str, str | None]:
+        at = text.rfind(self.answer_phrase)
+        if at < 0:  # answer first (or a rationale cut off before its conclusion)
+            return text.strip(), None
+        return _first_line(text[at:]), text[:at].strip() or None
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (AnswerOnly, PreThinking, PostThinking, Prefix, PST)
+    cls.name: cls for cls in (AnswerOnly, PreThinking, PostThinking, Prefix, PST, AdaptiveThinking)
 }

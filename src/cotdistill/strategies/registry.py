@@ -36,10 +36,14 @@ def _range_problems(options: dict) -> list[str]:
             problems.append(f"{key} must be >= 0, got {options[key]}")
     if "alpha" in options and not 0 <= options["alpha"] <= 1:
         problems.append(f"alpha must be in [0, 1], got {options['alpha']}")
+    if "threshold" in options and not 0 <= options["threshold"] <= 1:
+        problems.append(f"threshold must be in [0, 1], got {options['threshold']}")
+    if "perception_folds" in options and not (isinstance(options["perception_folds"], int) and options["perception_folds"] >= 2):
+        problems.append(f"perception_folds must be an integer >= 2, got {options['perception_folds']}")
     if "prompt_template" in options and "{question}" not in options["prompt_template"]:
         problems.append("prompt_template must contain '{question}'")
     for key, allowed in (("sem_target", ("minilm", "self")), ("sem_source", ("marker", "rationale-mean")),
-                         ("sem_head", ("linear", "mlp"))):
+                         ("sem_head", ("linear", "mlp")), ("mode", ("auto", "answer-first", "think-first"))):
         if key in options and options[key] not in allowed:
             problems.append(f"{key} must be one of {', '.join(allowed)}, got '{options[key]}'")
     return problems

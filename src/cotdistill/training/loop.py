@@ -112,7 +112,21 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train a student as configured; returns the output folder (model + tokenizer + cotdistill.json)."""
+    """Train a student as configured; returns the output folder (model + tokenizer + cotdistill.json).
+
+    An adaptive student then gets its perception module (cotdistill.routing), which trains one more
+    student per held-out fold to learn which mode each question needs.
+    """
+    out = train_student(config)
+    if config.strategy == "adaptive":
+        from cotdistill.routing import fit_perception_module
+
+        fit_perception_module(config, train_student)
+    return out
+
+
+def train_student(config: TrainConfig) -> Path:
+    """The training loop itself: one student on config.data, written to config.out."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
     from transformers import get_scheduler
