@@ -105,6 +105,17 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
     return lines + [""]
 
 
+def mode_lines(rows: list[dict], task: str) -> list[str]:
+    """Which mode adaptive students chose, per seed: the share the perception module sent answer-first."""
+    lines = []
+    for row in rows:
+        if row.get("status") == "ok" and row["task"] == task and row.get("modes"):
+            modes, n = row["modes"], sum(row["modes"].values())
+            lines.append(f"- {row['strategy']}, seed {row['seed']}: answered first on {modes.get('answer-first', 0)} of {n} "
+                         f"questions, thought first on {modes.get('think-first', 0)} (its perception module's choice)")
+    return lines + [""] if lines else []
+
+
 def goal_lines(config, summaries) -> list[str]:
     """Issue 15's goals per task, on the clean single-rationale cells: the best student's margin over the best
     constant answer, the published Fine-tune-CoT students beside it, and pst against pre-thinking."""
@@ -208,7 +219,7 @@ def main() -> None:
         if task.name not in ordered(s.task for s in summaries):
             continue
         teacher = teacher_accuracy(config, task)
-        body += task_section(config, task, summaries, teacher, split)
+        body += task_section(config, task, summaries, teacher, split) + mode_lines(rows, task.name)
         for s in summaries:
             if s.task == task.name:
                 result.rows.append({"task": s.task, "strategy": s.strategy, "noise": s.noise,

@@ -49,3 +49,11 @@ def test_mode_options_need_an_adaptive_student(curated, tiny_llama, tmp_path):
     out = train(load_config(data=curated, strategy="answer-only", student="tiny-llama", out=tmp_path / "o", **FAST))
     with pytest.raises(ConfigError, match="only adaptive students have modes"):
         evaluate(out, records=read_curated(curated)[0][:2], options=EvalOptions(mode="think-first"))
+
+
+def test_a_bad_mode_option_is_reported_before_decoding(curated, tiny_llama, tmp_path):
+    out = train(load_config(data=curated, strategy="adaptive", student="tiny-llama", out=tmp_path / "o", **FAST))
+    with pytest.raises(ConfigError, match="mode must be one of auto, answer-first, think-first, got 'sometimes'"):
+        evaluate(out, records=read_curated(curated)[0][:2], options=EvalOptions(mode="sometimes"))
+    with pytest.raises(ConfigError, match=r"threshold must be in \[0, 1\], got 2"):
+        evaluate(out, records=read_curated(curated)[0][:2], options=EvalOptions(threshold=2))

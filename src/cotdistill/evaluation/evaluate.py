@@ -82,8 +82,7 @@ def evaluate(
         if path is not None:
             check_output_file(path, flag)  # before the work, not at its last write
     meta = read_model_metadata(model_dir)
-    strategy = strategy_from_metadata(meta)
-    apply_mode_options(strategy, options)
+    strategy = strategy_with_modes(strategy_from_metadata(meta), options)
     if records is None:
         if task is None:
             raise CotdistillError("evaluate() needs a task name or records")
@@ -218,24 +217,19 @@ def warm_up(model, tokenizer, prompts: list[str]) -> None:
     generate_batch(model, tokenizer, prompts, DecodeSettings(max_new_tokens=2))
 
 
-def apply_mode_options(strategy, options: EvalOptions) -> None:
-    """--mode and --threshold steer an adaptive student; for any other they would be silently idle."""
+def strategy_with_modes(strategy, options: EvalOptions):
+    """The student's strategy with --mode / --threshold applied: adaptive students only (for any other
+    they would be silently idle), validated as every strategy option is."""
     from cotdistill.errors import ConfigError
-    from cotdistill.strategies.builtin import MODES
+    from cotdistill.strategies import strategy_from_metadata
 
     wanted = {k: v for k, v in (("mode", options.mode), ("threshold", options.threshold)) if v is not None}
-    if wanted and not hasattr(strategy, "mode_of"):
+    if not wanted:
+        return strategy
+    if not hasattr(strategy, "mode_of"):
         raise ConfigError([f"{k}: only adaptive students have modes; this one is {strategy.name}" for k in wanted],
                           source="eval options")  # fmt: skip
-    problems = []
-    if options.mode is not None and options.mode not in MODES:
-        problems.append(f"mode must be one of {', '.join(MODES)}, got '{options.mode}'")
-    if options.threshold is not None and not 0 <= options.threshold <= 1:
-        problems.append(f"threshold must be in [0, 1], got {options.threshold}")
-    if problems:
-        raise ConfigError(problems, source="eval options")
-    for key, value in wanted.items():
-        setattr(strategy, key, value)
+    return strategy_from_metadata({**strategy.metadata(), **wanted})
 
 
 def check_options(options: EvalOptions) -> None:

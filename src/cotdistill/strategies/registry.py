@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cotdistill.errors import ConfigError, DataError, unknown_name
 from cotdistill.strategies.base import Strategy
-from cotdistill.strategies.builtin import STRATEGIES
+from cotdistill.strategies.builtin import MODES, STRATEGIES
 
 METADATA_FILE = "cotdistill.json"
 
@@ -43,7 +43,7 @@ def _range_problems(options: dict) -> list[str]:
     if "prompt_template" in options and "{question}" not in options["prompt_template"]:
         problems.append("prompt_template must contain '{question}'")
     for key, allowed in (("sem_target", ("minilm", "self")), ("sem_source", ("marker", "rationale-mean")),
-                         ("sem_head", ("linear", "mlp")), ("mode", ("auto", "answer-first", "think-first"))):
+                         ("sem_head", ("linear", "mlp")), ("mode", MODES)):
         if key in options and options[key] not in allowed:
             problems.append(f"{key} must be one of {', '.join(allowed)}, got '{options[key]}'")
     return problems
