@@ -56,6 +56,7 @@ def train_command(
     """Fine-tune a student on DIR/train.jsonl with one strategy; writes a model folder with cotdistill.json."""
     flags = dict(locals())
     flags.pop("config")
+    from cotdistill.strategies import read_model_metadata
     from cotdistill.training import load_config, train
 
     if report_to is not None:
@@ -63,6 +64,12 @@ def train_command(
     settings = load_config(config, **flags)
     folder = train(settings)
     typer.echo(f"trained {settings.strategy} student written to {folder}")
+    perception = read_model_metadata(folder).get("perception")
+    if perception:
+        typer.echo(f"perception module: of {perception['questions']} questions, each answered by a student that did not train "
+                   f"on it, answer first was right on {perception['answer_first_right']}, think first on "
+                   f"{perception['think_first_right']}; it sends {100 * perception['answer_first_share_at_threshold']:.0f}% "
+                   f"of the training questions answer first")
 
 
 def register(app: typer.Typer) -> None:
