@@ -15,6 +15,7 @@ from cotdistill.strategies import (
     PROMPT as P,
     RATIONALE as R,
     STRATEGIES,
+    THOUGHT as T,
     get_strategy,
     read_model_metadata,
     strategy_from_metadata,
@@ -180,10 +181,11 @@ def test_adaptive_trains_both_modes_behind_their_controls(tokenizer):
     assert decode(think_first, {P}) == "[think first] Question: What is 2+3?\nAnswer:"
     after_prompt = lambda e: [(t, k) for t, k in tokens_and_kinds(e, tokenizer) if k != P]  # noqa: E731
     assert after_prompt(answer_first) == [("Ġ", A), ("5", A), (EOS, A)] + RATIONALE_TOKENS + [(EOS, R)]
-    bridge = [("Ċ", R), ("Therefore", R), (",", R), ("Ġthe", R), ("Ġanswer", R), ("Ġis", R)]
-    assert after_prompt(think_first) == RATIONALE_TOKENS + bridge + [("Ġ", A), ("5", A), (EOS, A)]
-    spec = strategy.loss_spec()
-    assert not spec.joint and (spec.answer_weight, spec.rationale_weight) == (1.0, 1.0)
+    thought = [(token, T) for token, _ in RATIONALE_TOKENS]
+    bridge = [("Ċ", T), ("Therefore", T), (",", T), ("Ġthe", T), ("Ġanswer", T), ("Ġis", T)]
+    assert after_prompt(think_first) == thought + bridge + [("Ġ", T), ("5", T), (EOS, T)]
+    spec = strategy.loss_spec()  # post-thinking's loss on the first, pre-thinking's joint mean on the second
+    assert not spec.joint and (spec.answer_weight, spec.rationale_weight, spec.thought_weight) == (1.0, 1.0, 1.0)
 
 
 def test_adaptive_prompt_follows_the_route():

@@ -12,6 +12,7 @@ from cotdistill.strategies.base import (
     ANSWER,
     PROMPT,
     RATIONALE,
+    THOUGHT,
     EncodedExample,
     LossSpec,
     Segment,
@@ -26,7 +27,7 @@ from cotdistill.strategies.registry import (
 )
 
 __all__ = [
-    "ANSWER", "PROMPT", "RATIONALE", "EncodedExample", "LossSpec", "Segment", "Strategy",
+    "ANSWER", "PROMPT", "RATIONALE", "THOUGHT", "EncodedExample", "LossSpec", "Segment", "Strategy",
     "STRATEGIES", "PST", "AdaptiveThinking", "AnswerOnly", "PostThinking", "PreThinking", "Prefix",
     "METADATA_FILE", "get_strategy", "read_model_metadata", "strategy_from_metadata",
 ]

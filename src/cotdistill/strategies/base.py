@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 
 from cotdistill.records import Record, format_question
 
-# Per-token loss kinds. PROMPT tokens (and padding) are never a target of any loss.
-PROMPT, ANSWER, RATIONALE = 0, 1, 2
+# Per-token loss kinds. PROMPT tokens (and padding) are never a target of any loss. THOUGHT: every
+# target token of a think-first sequence inside a strategy that also answers first (adaptive), read by
+# one joint mean of its own, as pre-thinking reads all of its targets.
+PROMPT, ANSWER, RATIONALE, THOUGHT = 0, 1, 2, 3
 
 DEFAULT_PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
 # "eos": the tokenizer's end-of-sequence token ends the answer, as it ends answer-only's; the rationale
@@ -67,13 +69,15 @@ class LossSpec:
 
     joint=True (pre-thinking): one token-mean CE over every target token, CE(r + y).
     Otherwise: answer_weight * CE(answer tokens) + rationale_weight * CE(rationale tokens)
-    (+ semantic_weight * L_sem). Each CE is a token mean over its own tokens in the batch.
+    + thought_weight * CE(thought tokens) (+ semantic_weight * L_sem). Each CE is a token mean over
+    its own tokens in the batch.
     """
 
     answer_weight: float = 1.0
     rationale_weight: float = 0.0
     semantic_weight: float = 0.0
     joint: bool = False
+    thought_weight: float = 0.0
 
 
 @dataclass
@@ -137,7 +141,7 @@ class Strategy:
                 kinds += [segment.kind] * len(piece)
                 if segment.marker:
                     marker_index = len(ids) - 1
-            prompt_len = kinds.index(ANSWER) if ANSWER in kinds else kinds.index(RATIONALE)
+            prompt_len = next(i for i, kind in enumerate(kinds) if kind != PROMPT)
             truncated = max_len is not None and len(ids) > max_len
             if truncated:
                 if prompt_len >= max_len:
