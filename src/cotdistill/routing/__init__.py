@@ -7,7 +7,7 @@ Labels come from students that did not see the question (held-out folds of the t
 module is a logistic probe on the final student's own representation of the question.
 """
 
-from cotdistill.routing.folds import PERCEPTION_FILE, fit_perception_module
-from cotdistill.routing.perception import PerceptionModule, question_features, route_questions
+from cotdistill.routing.folds import fit_perception_module
+from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features, route_questions
 
 __all__ = ["PERCEPTION_FILE", "PerceptionModule", "fit_perception_module", "question_features", "route_questions"]

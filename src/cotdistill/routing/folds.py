@@ -17,8 +17,8 @@ import torch
 
 from cotdistill.files import write_json_atomic, write_text_atomic
 from cotdistill.records import Record
+from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features
 
-PERCEPTION_FILE = "perception.safetensors"
 FOLDS_DIR = "perception"
 LABELS_FILE = "labels.json"
 FOLD_EVAL_TOKENS = 256  # a think-first answer ends at EOS long before this (the teacher's rationales: <= 128 tokens)
@@ -45,8 +45,8 @@ def perception_target(labels: dict[str, dict]) -> dict[str, int]:
 def fit_perception_module(config, train_loop) -> dict:
     """Label every training question from held-out folds, fit the module on the final student (config.out),
     save it beside the student and record a summary in its cotdistill.json."""
+    from cotdistill.evaluation.generation import prepare_tokenizer
     from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.routing.perception import PerceptionModule, question_features
     from cotdistill.strategies import METADATA_FILE, get_strategy
     from cotdistill.training.data import read_curated
 
@@ -65,7 +65,7 @@ def fit_perception_module(config, train_loop) -> dict:
     out = Path(config.out)
     model, tokenizer = load_causal_lm(str(out))
     model.to(inference_device()).eval()
-    tokenizer.padding_side = "left"
+    prepare_tokenizer(tokenizer)
     features = question_features(model, tokenizer, [strategy.question_prompt(r) for r in labelled])
     module = PerceptionModule.fit(features, torch.tensor([target[question_of(r)] for r in labelled]))
     module.save(out / PERCEPTION_FILE, {"format": "cotdistill-perception-1"})

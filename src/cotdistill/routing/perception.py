@@ -16,6 +16,8 @@ import torch
 from cotdistill.errors import DataError
 from cotdistill.records import Record
 
+PERCEPTION_FILE = "perception.safetensors"  # beside the student's weights
+
 
 def question_features(model, tokenizer, prompts: list[str], batch_size: int = 16) -> torch.Tensor:
     """Mean of the last layer's hidden states over each prompt's tokens, [n, hidden], float32 on the CPU."""
@@ -89,7 +91,6 @@ class PerceptionModule:
 
 def route_questions(model, tokenizer, strategy, records: list[Record], model_dir: Path, batch_size: int = 16) -> dict[str, float]:
     """Fill strategy.routes (record id -> mode) from the module's scores; returns the scores by id."""
-    from cotdistill.routing.folds import PERCEPTION_FILE
     from cotdistill.strategies.builtin import ANSWER_FIRST, THINK_FIRST
 
     module = PerceptionModule.load(Path(model_dir) / PERCEPTION_FILE)
