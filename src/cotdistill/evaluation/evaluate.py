@@ -114,8 +114,9 @@ def evaluate(
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
 
+    adaptive = hasattr(strategy, "mode_of")
     rows, seconds, scores = [], 0.0, {}
-    if getattr(strategy, "mode", None) == "auto":  # adaptive: choosing the mode is part of answering, so timed
+    if adaptive and strategy.mode == "auto":  # choosing the mode is part of answering, so timed
         from cotdistill.routing import route_questions
 
         started = time.perf_counter()
@@ -126,7 +127,7 @@ def evaluate(
         generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], settings)
         seconds += batch_seconds
         rows.extend(score_question(r, g, strategy) for r, g in zip(batch, generations))
-    if hasattr(strategy, "mode_of"):
+    if adaptive:
         for row, record in zip(rows, records):
             row["mode"] = strategy.mode_of(record)
             if scores:
@@ -166,7 +167,7 @@ def evaluate(
         stop_strings=list(settings.stop_strings),
         stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
         unparsed=sum(r["predicted"] is None for r in rows),
-        **({"modes": dict(Counter(r["mode"] for r in rows))} if hasattr(strategy, "mode_of") else {}),
+        **({"modes": dict(Counter(r["mode"] for r in rows))} if adaptive else {}),
         decode_seconds=seconds,
         device=torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else model.device.type,
     )

@@ -29,6 +29,14 @@ def question_of(record: Record) -> str:
     return str(record.meta.get("question_id", record.id))
 
 
+def one_per_question(records: list[Record]) -> dict[str, Record]:
+    """The first record of each question, keyed (and, for evaluation, re-identified) by the question."""
+    first: dict[str, Record] = {}
+    for record in records:
+        first.setdefault(question_of(record), record.model_copy(update={"id": question_of(record)}))
+    return first
+
+
 def split_folds(questions: list[str], k: int, seed: int) -> list[set[str]]:
     """k disjoint folds of the questions, seeded, sizes within one of each other."""
     order = sorted(set(questions))
@@ -47,7 +55,7 @@ def fit_perception_module(config, train_loop) -> dict:
     save it beside the student and record a summary in its cotdistill.json."""
     from cotdistill.evaluation.generation import prepare_tokenizer
     from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.strategies import METADATA_FILE, get_strategy
+    from cotdistill.strategies import METADATA_FILE, get_strategy, read_model_metadata
     from cotdistill.training.data import read_curated
 
     strategy = get_strategy(config.strategy, **config.strategy_options())
@@ -58,16 +66,14 @@ def fit_perception_module(config, train_loop) -> dict:
         labels.update(fold_labels(config, train_loop, records, manifest, held, index, len(folds)))
 
     target = perception_target(labels)
-    first = {}  # one record per question: the module reads the question, not a rationale
-    for record in records:
-        first.setdefault(question_of(record), record)
+    first = one_per_question(records)  # the module reads the question, not a rationale
     labelled = [first[q] for q in sorted(target)]
     out = Path(config.out)
     model, tokenizer = load_causal_lm(str(out))
     model.to(inference_device()).eval()
     prepare_tokenizer(tokenizer)
     features = question_features(model, tokenizer, [strategy.question_prompt(r) for r in labelled])
-    module = PerceptionModule.fit(features, torch.tensor([target[question_of(r)] for r in labelled]))
+    module = PerceptionModule.fit(features, torch.tensor([target[r.id] for r in labelled]))
     module.save(out / PERCEPTION_FILE, {"format": "cotdistill-perception-1"})
 
     scores = module.score(features)
@@ -81,15 +87,14 @@ def fit_perception_module(config, train_loop) -> dict:
         "labelled": len(target),
         "answer_first_share_at_threshold": float((scores >= strategy.threshold).float().mean()) if len(target) else 0.0,
     }
-    meta_path = out / METADATA_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    write_json_atomic(meta_path, {**meta, "perception": summary})
+    write_json_atomic(out / METADATA_FILE, {**read_model_metadata(out), "perception": summary})
     return summary
 
 
 def fold_labels(config, train_loop, records: list[Record], manifest: dict, held: set[str], index: int, k: int) -> dict:
     """{question: {"answer-first": right, "think-first": right}} for the held-out questions of one fold."""
     from cotdistill.evaluation import EvalOptions, evaluate
+    from cotdistill.tasks.files import read_jsonl
 
     folder = Path(config.out) / FOLDS_DIR / f"fold-{index}"
     done = folder / LABELS_FILE
@@ -103,17 +108,13 @@ def fold_labels(config, train_loop, records: list[Record], manifest: dict, held:
         print(f"perception fold {index + 1}/{k}: training on the other folds, then both modes on its {len(held)} questions", flush=True)
     train_loop(config.model_copy(update={"data": data, "out": model_dir, "resume": model_dir.exists(), "report_to": []}))
 
-    questions = {}
-    for record in records:
-        if question_of(record) in held:
-            questions.setdefault(question_of(record), record.model_copy(update={"id": question_of(record)}))
-    labels = {q: {} for q in questions}
+    questions = [record for question, record in one_per_question(records).items() if question in held]
+    labels = {record.id: {} for record in questions}
     for mode in ("answer-first", "think-first"):
         predictions = folder / f"{mode}.predictions.jsonl"
         options = EvalOptions(mode=mode, batch_size=16, max_new_tokens=FOLD_EVAL_TOKENS, similarity=False, answer_likelihood=False)
-        evaluate(model_dir, records=list(questions.values()), options=options, predictions_out=predictions)
-        for line in predictions.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        evaluate(model_dir, records=questions, options=options, predictions_out=predictions)
+        for _, row in read_jsonl(predictions):
             labels[row["id"]][mode] = row["correct"]
     write_json_atomic(done, labels)
     shutil.rmtree(model_dir)

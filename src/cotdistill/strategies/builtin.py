@@ -42,6 +42,25 @@ def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0].strip()
 
 
+def think_first_target(record: Record, answer_phrase: str, rationale_kind: int, answer_kind: int) -> list[Segment]:
+    """Pre-thinking's target: " r", the answer phrase, " y", EOS, with the loss kinds of each part."""
+    return [
+        Segment(" " + only_rationale(record), rationale_kind),
+        Segment(f"\n{answer_phrase}", rationale_kind),
+        Segment(" " + answer_text(record), answer_kind),
+        Segment(EOS, answer_kind),
+    ]
+
+
+def split_at_conclusion(text: str, answer_phrase: str) -> tuple[str, str | None]:
+    """The answer part starts at the last answer phrase (so extract_answer reads it first); without
+    one (an answer written at once, or a rationale cut off), the whole text."""
+    at = text.rfind(answer_phrase)
+    if at < 0:
+        return text.strip(), None
+    return _first_line(text[at:]), text[:at].strip() or None
+
+
 @dataclass
 class AnswerOnly(Strategy):
     """Fine-tune on the answer alone: x -> y. Inference stops at the end of the (one-line) answer."""
@@ -74,13 +93,7 @@ class PreThinking(Strategy):
     )
 
     def examples(self, record: Record):
-        target = [
-            Segment(" " + only_rationale(record), RATIONALE),
-            Segment(f"\n{self.answer_phrase}", RATIONALE),
-            Segment(" " + answer_text(record), ANSWER),
-            Segment(EOS, ANSWER),
-        ]
-        return [(self.prompt(record), target)]
+        return [(self.prompt(record), think_first_target(record, self.answer_phrase, RATIONALE, ANSWER))]
 
     def loss_spec(self) -> LossSpec:
         return LossSpec(answer_weight=1.0, rationale_weight=1.0, joint=True)
@@ -89,12 +102,7 @@ class PreThinking(Strategy):
         return []
 
     def split_output(self, text: str) -> tuple[str, str | None]:
-        """The answer part starts at the last answer phrase (so extract_answer reads it first)."""
-        at = text.rfind(self.answer_phrase)
-        if at < 0:
-            return text.strip(), None
-        rationale = text[:at].strip()
-        return _first_line(text[at:]), rationale or None
+        return split_at_conclusion(text, self.answer_phrase)
 
 
 @dataclass
@@ -286,10 +294,9 @@ class AdaptiveThinking(Strategy):
         return self.mode_prompt(record, self.mode_of(record))
 
     def examples(self, record: Record):
-        answer, rationale = " " + answer_text(record), " " + only_rationale(record)
-        answer_first = [Segment(answer, ANSWER), Segment(EOS, ANSWER), Segment(rationale, RATIONALE), Segment(EOS, RATIONALE)]
-        think_first = [Segment(rationale, THOUGHT), Segment(f"\n{self.answer_phrase}", THOUGHT),
-                       Segment(answer, THOUGHT), Segment(EOS, THOUGHT)]  # fmt: skip
+        answer_first = [Segment(" " + answer_text(record), ANSWER), Segment(EOS, ANSWER),
+                        Segment(" " + only_rationale(record), RATIONALE), Segment(EOS, RATIONALE)]  # fmt: skip
+        think_first = think_first_target(record, self.answer_phrase, THOUGHT, THOUGHT)
         return [(self.mode_prompt(record, ANSWER_FIRST), answer_first), (self.mode_prompt(record, THINK_FIRST), think_first)]
 
     def loss_spec(self) -> LossSpec:
@@ -299,10 +306,7 @@ class AdaptiveThinking(Strategy):
         return []  # both modes end at EOS (answer first: at the separator, which is EOS)
 
     def split_output(self, text: str) -> tuple[str, str | None]:
-        at = text.rfind(self.answer_phrase)
-        if at < 0:  # answer first (or a rationale cut off before its conclusion)
-            return text.strip(), None
-        return _first_line(text[at:]), text[:at].strip() or None
+        return split_at_conclusion(text, self.answer_phrase)  # answer first: no phrase, the whole text
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
