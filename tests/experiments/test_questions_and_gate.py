@@ -149,17 +149,18 @@ def test_run_can_be_limited_to_some_cells_and_refuses_names_not_in_the_experimen
 
     from cotdistill.cli import app
 
-    config = {"name": "grid", "student": "tiny-llama", "seeds": [0, 1],
+    config = {"name": "grid", "student": "tiny-llama", "seeds": [0, 1], "noise": [0.0, 0.3],
               "tasks": [{"name": "synth-coin-flip", "dev_size": 4}, {"name": "synth-last-letters", "dev_size": 4}],
               "strategies": ["answer-only", {"name": "pst", "label": "pst-b0", "options": {"rationale_weight": 0}}]}
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(app, ["run", str(path), "--check", "--split", "dev", "--task", "synth-coin-flip",
-                                      "--strategy", "pst-b0", "--seed", "1", "--run-dir", str(tmp_path / "run")])
+                                      "--strategy", "pst-b0", "--seed", "1", "--noise", "0.3", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0__seed1"]
-    result = CliRunner().invoke(app, ["run", str(path), "--check", "--task", "coin-flip"])
-    assert result.exit_code != 0 and "'coin-flip' is not in the experiment" in str(result.exception or result.output)
+    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0p3__seed1"]
+    for wrong, name in ((["--task", "coin-flip"], "'coin-flip'"), (["--noise", "0.6"], "'0.6'")):
+        result = CliRunner().invoke(app, ["run", str(path), "--check", *wrong])
+        assert result.exit_code != 0 and f"{name} is not in the experiment" in str(result.exception or result.output)
 
 
 def test_a_run_config_that_is_not_utf8_or_names_no_student_is_one_clear_error(tmp_path):
