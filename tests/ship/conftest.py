@@ -85,16 +85,22 @@ class ServerProcess:
             self._log.close()
 
 
+@pytest.fixture(scope="session")
+def server_process():
+    """The ServerProcess class, for a test that starts (or fails to start) a server itself."""
+    return ServerProcess
+
+
 @pytest.fixture(scope="module")
 def serve(student, tmp_path_factory):
-    """serve(strategy_name, *flags, **options) -> a running ServerProcess, stopped after the module."""
+    """serve(strategy_name or model folder, *flags, **options) -> a running ServerProcess, stopped after the module."""
     running: dict = {}
 
-    def start(strategy_name: str, *flags: str, **options) -> ServerProcess:
-        key = (strategy_name, flags, tuple(sorted(options.items())))
+    def start(model: str | Path, *flags: str, **options) -> ServerProcess:
+        key = (str(model), flags, tuple(sorted(options.items())))
         if key not in running:
             log = tmp_path_factory.mktemp("serve") / "server.log"
-            running[key] = ServerProcess(student(strategy_name, **options), log, *flags)
+            running[key] = ServerProcess(model if isinstance(model, Path) else student(model, **options), log, *flags)
         return running[key]
 
     yield start

@@ -33,12 +33,14 @@ def serve_command(
     max_batch: int = typer.Option(8, "--max-batch", help="Most requests decoded side by side (greedy ones join and leave the batch at any step)."),
     batch_wait_ms: float = typer.Option(5.0, "--batch-wait-ms", help="How long a batch of sampled (temperature > 0) requests waits for more to join."),
     model_name: str = typer.Option(None, "--model-name", help="Model id in /v1/models (default: the folder name)."),
+    mode: str = typer.Option(None, "--mode", help="Adaptive students: auto (the perception module picks per question), answer-first or think-first."),
+    threshold: float = typer.Option(None, "--threshold", help="Adaptive students, mode auto: answer first where the perception score reaches this (lower: fewer tokens)."),
 ) -> None:
     """OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) for a student."""
     from cotdistill.serve import ServeOptions, run_server
 
     run_server(model, ServeOptions(host=host, port=port, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
-                                   model_name=model_name))  # fmt: skip
+                                   model_name=model_name, mode=mode, threshold=threshold))  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -72,7 +72,7 @@ def evaluate(
     import torch
 
     from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata, with_modes
 
     options = options or EvalOptions()
     check_options(options)
@@ -82,7 +82,7 @@ def evaluate(
         if path is not None:
             check_output_file(path, flag)  # before the work, not at its last write
     meta = read_model_metadata(model_dir)
-    strategy = strategy_with_modes(strategy_from_metadata(meta), options)
+    strategy = with_modes(strategy_from_metadata(meta), options.mode, options.threshold, source="eval options")
     if records is None:
         if task is None:
             raise CotdistillError("evaluate() needs a task name or records")
@@ -216,21 +216,6 @@ def score_question(record: Record, generations: list[Generation], strategy) -> d
 def warm_up(model, tokenizer, prompts: list[str]) -> None:
     """One short untimed generate: the first call pays one-off setup costs that are not latency."""
     generate_batch(model, tokenizer, prompts, DecodeSettings(max_new_tokens=2))
-
-
-def strategy_with_modes(strategy, options: EvalOptions):
-    """The student's strategy with --mode / --threshold applied: adaptive students only (for any other
-    they would be silently idle), validated as every strategy option is."""
-    from cotdistill.errors import ConfigError
-    from cotdistill.strategies import strategy_from_metadata
-
-    wanted = {k: v for k, v in (("mode", options.mode), ("threshold", options.threshold)) if v is not None}
-    if not wanted:
-        return strategy
-    if not hasattr(strategy, "mode_of"):
-        raise ConfigError([f"{k}: only adaptive students have modes; this one is {strategy.name}" for k in wanted],
-                          source="eval options")  # fmt: skip
-    return strategy_from_metadata({**strategy.metadata(), **wanted})
 
 
 def check_options(options: EvalOptions) -> None:

@@ -84,16 +84,21 @@ class PerceptionModule:
         if not path.is_file():
             raise DataError(path, "missing: an adaptive student in mode 'auto' needs its perception module",
                             hint="train it with `cotdistill train --strategy adaptive` (which fits the module), "
-                                 "or evaluate one mode with --mode answer-first or --mode think-first")  # fmt: skip
+                                 "or use one mode: --mode answer-first or --mode think-first")  # fmt: skip
         tensors = load_file(str(path))
         return cls(tensors["mean"], tensors["scale"], tensors["weight"], tensors["bias"])
 
 
-def route_questions(model, tokenizer, strategy, records: list[Record], model_dir: Path, batch_size: int = 16) -> dict[str, float]:
-    """Fill strategy.routes (record id -> mode) from the module's scores; returns the scores by id."""
+def mode_for(score: float, threshold: float) -> str:
+    """Answer first where the score reaches the threshold, else think first."""
     from cotdistill.strategies.builtin import ANSWER_FIRST, THINK_FIRST
 
+    return ANSWER_FIRST if score >= threshold else THINK_FIRST
+
+
+def route_questions(model, tokenizer, strategy, records: list[Record], model_dir: Path, batch_size: int = 16) -> dict[str, float]:
+    """Fill strategy.routes (record id -> mode) from the module's scores; returns the scores by id."""
     module = PerceptionModule.load(Path(model_dir) / PERCEPTION_FILE)
     scores = module.score(question_features(model, tokenizer, [strategy.question_prompt(r) for r in records], batch_size))
-    strategy.routes = {r.id: ANSWER_FIRST if s >= strategy.threshold else THINK_FIRST for r, s in zip(records, scores.tolist())}
+    strategy.routes = {r.id: mode_for(s, strategy.threshold) for r, s in zip(records, scores.tolist())}
     return {r.id: s for r, s in zip(records, scores.tolist())}

@@ -19,16 +19,17 @@ class ServeOptions:
     max_batch: int = 8
     batch_wait_ms: float = 5.0
     model_name: str | None = None
+    mode: str | None = None  # adaptive students: "auto" (the perception module picks per question) or a fixed mode
+    threshold: float | None = None  # adaptive students in mode auto: answer first where the score reaches it
 
 
 def build_app(model_dir: str | Path, options: ServeOptions | None = None):
     """Load the student (LoRA merged) and return the FastAPI app serving it."""
-    from cotdistill.export.spec import serving_spec
     from cotdistill.export.student import load_merged_student
     from cotdistill.models import inference_device
     from cotdistill.serve.app import create_app
     from cotdistill.serve.engine import BatchingEngine
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata, with_modes
 
     options = options or ServeOptions()
     model_dir = Path(model_dir)
@@ -39,12 +40,17 @@ def build_app(model_dir: str | Path, options: ServeOptions | None = None):
         )
     if options.max_batch < 1:
         raise CotdistillError(f"--max-batch must be >= 1, got {options.max_batch}")
-    spec = serving_spec(model_dir)
-    strategy = strategy_from_metadata(read_model_metadata(model_dir))
+    strategy = with_modes(strategy_from_metadata(read_model_metadata(model_dir)), options.mode, options.threshold,
+                          source="serve options")  # fmt: skip
+    perception = None
+    if getattr(strategy, "mode", None) == "auto":  # loaded before the model: a missing module fails fast
+        from cotdistill.routing import PERCEPTION_FILE, PerceptionModule
+
+        perception = PerceptionModule.load(model_dir / PERCEPTION_FILE)
     model, tokenizer = load_merged_student(model_dir)
     model.to(inference_device())
     engine = BatchingEngine(model, tokenizer, max_batch=options.max_batch, batch_wait_s=options.batch_wait_ms / 1000)
-    return create_app(engine, strategy, spec, options.model_name or model_dir.resolve().name)
+    return create_app(engine, strategy, options.model_name or model_dir.resolve().name, perception)
 
 
 def run_server(model_dir: str | Path, options: ServeOptions | None = None) -> None:

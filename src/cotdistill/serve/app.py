@@ -9,6 +9,10 @@ Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /he
   separator as a blank line. Pre-thinking students always run to EOS.
 - Every choice carries `answer` and `rationale` (the strategy's own split of the output); `usage`
   counts the prompt's and the generated tokens (EOS included when it ended the row).
+- Adaptive students (mode auto): each chat question is routed as `cotdistill eval` routes it, by the
+  perception module's score on the question (one forward pass, the decoding loop paused for it), and
+  its choices carry `mode` and `perception_score`. /v1/completions sends the prompt as given, so
+  there the client writes the mode control (`[answer first] ` or `[think first] `) itself.
 - Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with a 4xx status for
   anything the client did wrong; an unexpected failure is a 500 with a one-line message, never a
   traceback.
@@ -30,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cotdistill.evaluation.generation import eos_count_for
-from cotdistill.export.spec import ServingSpec
+from cotdistill.export.spec import ServingSpec, spec_of
+from cotdistill.records import Record
 from cotdistill.serve.engine import BatchingEngine, Completion, DecodeParams
 
 log = logging.getLogger("cotdistill.serve")
@@ -77,7 +82,11 @@ class CompletionRequest(_Sampling):
     prompt: str | list[str]
 
 
-def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: str) -> FastAPI:
+def create_app(engine: BatchingEngine, strategy, model_name: str, perception=None) -> FastAPI:
+    """`perception`: an adaptive student's PerceptionModule, where its mode is auto."""
+    spec = spec_of(strategy)
+    router = _Router(engine, strategy, perception) if perception is not None else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -89,7 +98,8 @@ def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: 
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "model": model_name, "strategy": spec.strategy, **dataclasses.asdict(engine.stats)}
+        routing = {"routing": {"threshold": strategy.threshold, "modes": dict(router.counts)}} if router else {}
+        return {"status": "ok", "model": model_name, "strategy": spec.strategy, **dataclasses.asdict(engine.stats), **routing}
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -99,14 +109,18 @@ def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: 
     @app.post("/v1/chat/completions")
     async def chat(request: ChatRequest) -> dict:
         _check_request(request, model_name)
-        prompt = spec.prompt(_question(request.messages))
+        question = _question(request.messages)
+        served, route = (await router.route(question)) if router else (strategy, {})
+        served_spec = spec_of(served) if router else spec
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
-        completion = await _complete(engine, prompt, _params(request, spec, max_tokens, _eos_count(engine, strategy, request)))
+        params = _params(request, served_spec, max_tokens, _eos_count(engine, served, request))
+        completion = await _complete(engine, served_spec.prompt(question), params)
+        eos = engine.tokenizer.eos_token
         choices = [
             # An EOS separator is a token, not text a reader wants: the chat message shows a blank line there.
-            {"index": i, "message": {"role": "assistant", "content": "\n\n".join(p.strip() for p in text.split(engine.tokenizer.eos_token))},
-             "finish_reason": finish, **_split(strategy, text)}  # fmt: skip
-            for i, (text, finish) in enumerate(_texts(completion, request, spec))
+            {"index": i, "message": {"role": "assistant", "content": "\n\n".join(p.strip() for p in text.split(eos))},
+             "finish_reason": finish, **_split(served, text, eos), **route}  # fmt: skip
+            for i, (text, finish) in enumerate(_texts(completion, request, served_spec))
         ]
         return _response("chat.completion", "chatcmpl", model_name, choices, [completion])
 
@@ -124,11 +138,35 @@ def create_app(engine: BatchingEngine, strategy, spec: ServingSpec, model_name: 
         for completion in results:
             for text, finish in _texts(completion, request, spec):
                 choices.append({"index": index, "text": text, "finish_reason": finish, "logprobs": None,
-                                **_split(strategy, text)})  # fmt: skip
+                                **_split(strategy, text, engine.tokenizer.eos_token)})  # fmt: skip
                 index += 1
         return _response("text_completion", "cmpl", model_name, choices, results)
 
     return app
+
+
+class _Router:
+    """An adaptive student's mode per question: its perception module's score against the threshold."""
+
+    def __init__(self, engine: BatchingEngine, strategy, perception):
+        from cotdistill.strategies import with_modes
+        from cotdistill.strategies.builtin import ANSWER_FIRST, THINK_FIRST
+
+        self.engine, self.strategy, self.perception = engine, strategy, perception
+        self.by_mode = {mode: with_modes(strategy, mode=mode) for mode in (ANSWER_FIRST, THINK_FIRST)}
+        self.counts = dict.fromkeys(self.by_mode, 0)
+
+    async def route(self, question: str) -> tuple[object, dict]:
+        """(the strategy with this question's mode fixed, the fields its choices carry)."""
+        import asyncio
+
+        from cotdistill.routing import mode_for
+
+        prompt = self.strategy.question_prompt(Record(id="request", question=question.strip(), answer="", answer_type="text"))
+        score = float(self.perception.score(await asyncio.to_thread(self.engine.question_features, prompt))[0])
+        mode = mode_for(score, self.strategy.threshold)
+        self.counts[mode] += 1
+        return self.by_mode[mode], {"mode": mode, "perception_score": round(score, 4)}
 
 
 def _check_request(request: _Sampling, model_name: str) -> None:
@@ -155,6 +193,8 @@ def _question(messages: list[ChatMessage]) -> str:
 
 
 def _eos_count(engine: BatchingEngine, strategy, request: _Sampling) -> int:
+    if getattr(strategy, "mode", None) == "answer-first":  # adaptive's answer-first mode: its separator is EOS
+        return 2 if request.explain else 1
     return eos_count_for(strategy, engine.tokenizer, request.explain)
 
 
@@ -190,7 +230,12 @@ def _texts(completion: Completion, request: _Sampling, spec: ServingSpec):
         yield text, "length" if generation.stopped_by == "length" else "stop"
 
 
-def _split(strategy, text: str) -> dict:
+def _split(strategy, text: str, eos_token: str) -> dict:
+    """The answer and the rationale of one output; an EOS inside it (kept when `explain` ran on past an
+    EOS separator) is where the answer ends."""
+    if eos_token in text:
+        answer, _, rationale = text.partition(eos_token)
+        return {"answer": answer.strip(), "rationale": rationale.strip() or None}
     answer, rationale = strategy.split_output(text)
     return {"answer": answer, "rationale": rationale}
 

@@ -127,6 +127,14 @@ class BatchingEngine:
             if self._decoding.pop(request_id, None) is not None:
                 self._continuous.cancel_request(request_id)
 
+    def question_features(self, prompt: str):
+        """The perception module's input for one prompt (adaptive students). A plain forward pass beside
+        the decoding loop: the continuous batch pauses for it, as it does for a sampled batch."""
+        from cotdistill.routing import question_features
+
+        with self._continuous.pause(), self._tokenizer_lock:
+            return question_features(self.model, self.tokenizer, [prompt])
+
     def _encode(self, prompt: str) -> list[int]:
         with self._tokenizer_lock:
             return list(self.tokenizer(prompt)["input_ids"])

@@ -24,10 +24,12 @@ from cotdistill.strategies.registry import (
     get_strategy,
     read_model_metadata,
     strategy_from_metadata,
+    with_modes,
 )
 
 __all__ = [
     "ANSWER", "PROMPT", "RATIONALE", "THOUGHT", "EncodedExample", "LossSpec", "Segment", "Strategy",
     "STRATEGIES", "PST", "AdaptiveThinking", "AnswerOnly", "PostThinking", "PreThinking", "Prefix",
     "METADATA_FILE", "get_strategy", "read_model_metadata", "strategy_from_metadata",
+    "with_modes",
 ]

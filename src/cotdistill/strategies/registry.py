@@ -59,6 +59,17 @@ def strategy_from_metadata(meta: dict) -> Strategy:
     return get_strategy(meta["name"], **options)
 
 
+def with_modes(strategy: Strategy, mode: str | None = None, threshold: float | None = None, source: str = "options") -> Strategy:
+    """The student's strategy with a mode / threshold applied: adaptive students only (for any other
+    they would be silently idle), validated as every strategy option is."""
+    wanted = {k: v for k, v in (("mode", mode), ("threshold", threshold)) if v is not None}
+    if not wanted:
+        return strategy
+    if not hasattr(strategy, "mode_of"):
+        raise ConfigError([f"{k}: only adaptive students have modes; this one is {strategy.name}" for k in wanted], source=source)
+    return strategy_from_metadata({**strategy.metadata(), **wanted})
+
+
 def read_model_metadata(model_dir: str | Path) -> dict:
     """The cotdistill.json of a trained model folder."""
     path = Path(model_dir) / METADATA_FILE
