@@ -141,7 +141,10 @@ def test_resumed_run_matches_uninterrupted(curated, tiny_llama, tmp_path, caplog
     # Interrupt after step 2: drop everything written later, as a crash would have.
     shutil.rmtree(out / "checkpoints" / "step-4")
     (out / "cotdistill.json").unlink()
+    state = out / "checkpoints" / "step-2" / "trainer_state.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), "wall_s": 1000.0}))  # as if steps 1-2 took 1000 s
     train(config.model_copy(update={"resume": True}))
+    assert json.loads((out / "cotdistill.json").read_text())["wall_s"] >= 1000  # the time before the interruption counts
     resumed = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for key in ("loss", "answer_ce", "rationale_ce"):

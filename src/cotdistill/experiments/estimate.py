@@ -1,8 +1,9 @@
 """How long the pending cells of a run will take, said before they start.
 
 Training time is training tokens over a rate: the rate this run measured on its finished cells
-(trained.json), else a CPU default (SmolLM2-135M with LoRA on 2 cores, fitted to the benchmark
-cells). Tokens are counted from the curated data (characters / CHARS_PER_TOKEN, as each strategy
+(trained.json: the student's own training time, without an adaptive student's perception folds),
+else a CPU default (SmolLM2-135M with LoRA on 2 cores, fitted to the benchmark cells). What an
+interrupted cell finished (its last checkpoint, its finished perception folds) is not counted again. Tokens are counted from the curated data (characters / CHARS_PER_TOKEN, as each strategy
 lays them out); evaluation is a per-question cost plus the decoding steps. Teacher sampling is not
 included: it depends on the teacher's endpoint, and `teach` reports its own progress.
 """
@@ -47,15 +48,32 @@ def measured_rate(run_dir: Path) -> float | None:
     tokens = seconds = 0.0
     for path in (run_dir / "cells").glob("*/trained.json"):
         trained = json.loads(path.read_text(encoding="utf-8"))
-        if trained.get("train_tokens") and trained.get("seconds"):
+        took = trained.get("train_seconds") or trained.get("seconds")  # the cell's whole training, before train_seconds
+        if trained.get("train_tokens") and took:
             tokens += trained["train_tokens"]
-            seconds += trained["seconds"]
+            seconds += took
     return tokens / seconds if seconds else None
 
 
+def finished_share(model_dir: Path | None, steps: int) -> float:
+    """How much of a student's training an interrupted run has done: its last checkpoint's step over all."""
+    from cotdistill.training.checkpoint import list_checkpoints
+
+    checkpoints = list_checkpoints(model_dir) if model_dir is not None else []
+    return min(1.0, int(checkpoints[-1].name.split("-")[1]) / steps) if checkpoints and steps else 0.0
+
+
+def finished_folds(model_dir: Path | None) -> int:
+    """Perception folds of an adaptive student that have labelled their questions (they are reused)."""
+    from cotdistill.routing.folds import FOLDS_DIR, LABELS_FILE
+
+    return len(list((model_dir / FOLDS_DIR).glob(f"fold-*/{LABELS_FILE}"))) if model_dir is not None else 0
+
+
 def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_questions: int, rate: float,
-                 train: bool = True) -> float:
-    """Train (unless its student is trained already) + evaluate seconds of one cell whose curated data is `data`."""
+                 train: bool = True, model_dir: Path | None = None) -> float:
+    """Train (unless its student is trained already) + evaluate seconds of one cell whose curated data is
+    `data`; `model_dir`: where its student trains, to leave out what an interrupted run finished."""
     training = {**config.training, **cell.task.training, **cell.strategy.training}
     records, per_record = record_tokens(data, cell.strategy.name)
     batch = training.get("batch_size", 8) * training.get("grad_accum", 1)  # records per step
@@ -65,9 +83,11 @@ def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_question
         trained = math.ceil(records * training.get("epochs", 3.0) / batch) * batch
     steps = config.eval.max_new_tokens / 2 if cell.strategy.name in ("pre-thinking", "adaptive") else 8
     per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
-    training_s = trained * per_record / rate if train else 0.0
+    student_s = trained * per_record / rate if train else 0.0
+    training_s = student_s * (1 - finished_share(model_dir, trained // batch))
     if cell.strategy.name == "adaptive" and train:  # its perception folds: K students on (K - 1) / K of the data,
         folds = cell.strategy.options.get("perception_folds", 2)  # each labelling its held-out fold in both modes
-        training_s *= folds
-        per_question += records / max(eval_questions, 1) * (EVAL_S_PER_QUESTION + steps / DECODE_STEPS_PER_S)
+        left = max(0, folds - finished_folds(model_dir))
+        training_s += student_s * (folds - 1) / folds * left
+        per_question += left / folds * records / max(eval_questions, 1) * (EVAL_S_PER_QUESTION + steps / DECODE_STEPS_PER_S)
     return training_s + eval_questions * per_question + CELL_OVERHEAD_S

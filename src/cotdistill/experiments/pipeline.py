@@ -232,7 +232,8 @@ class Pipeline:
         settings.setdefault("progress", False)
         train(TrainConfig.model_validate({**settings, "resume": resume}))
         meta = _read(out / "cotdistill.json") or {}
-        return {"examples": meta.get("data", {}).get("examples"), "steps": meta.get("steps"), "train_tokens": meta.get("tokens")}
+        return {"examples": meta.get("data", {}).get("examples"), "steps": meta.get("steps"), "train_tokens": meta.get("tokens"),
+                "train_seconds": meta.get("wall_s")}  # the student alone (an adaptive cell's `seconds` include its folds)
 
     def evaluate(self, cell: Cell, model_dir: Path, predictions: Path) -> dict:
         """The cell's metrics on the evaluated questions (test, or the dev slice), with the task's floors."""

@@ -225,7 +225,7 @@ class Runner:
             except Exception:  # noqa: BLE001 - the cell reports its own failure when its turn comes
                 continue
             seconds += cell_seconds(self.config, cell, data, questions, rate or CPU_TRAIN_TOKENS_PER_S,
-                                    train=self.trained_elsewhere(cell) is None)
+                                    train=self.trained_elsewhere(cell) is None, model_dir=self.cell_dir(cell) / "model")
             counted += 1
         if not counted:
             self.log(f"estimate: after the teacher has sampled ({len(pending)} pending cells; re-running prints one)")

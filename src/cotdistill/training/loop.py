@@ -192,6 +192,7 @@ def train_student(config: TrainConfig) -> Path:
         if found:
             saved = ckpt.load_checkpoint(accelerator, found[-1])
             step, tokens_total = saved["step"], saved.get("tokens", 0)
+            started -= saved.get("wall_s", 0.0)  # wall_s counts the training before the interruption too
             if accelerator.is_main_process:
                 _truncate_log(out / LOG_FILE, step)
             accelerator.print(f"resumed from {found[-1]} (step {step} of {total_steps})")
@@ -229,7 +230,8 @@ def train_student(config: TrainConfig) -> Path:
             if progress is not None:
                 progress.update(1)
             if step % config.save_every == 0 or step == total_steps:
-                ckpt.save_checkpoint(accelerator, out, step, {"epoch": epoch, "tokens": tokens_total, "losses": sums},
+                ckpt.save_checkpoint(accelerator, out, step, {"epoch": epoch, "tokens": tokens_total, "losses": sums,
+                                                              "wall_s": time.time() - started},
                                      config.keep_checkpoints)  # fmt: skip
         epoch += 1
 
