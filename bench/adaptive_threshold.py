@@ -76,8 +76,8 @@ def main() -> None:
         own = json.loads((cell / "eval.json").read_text())
         scores = {row["id"]: row["perception_score"] for _, row in read_jsonl(cell / "eval.predictions.jsonl")}
         points = curve(scores, mode_outputs(cell, config, out))
-        summary = json.loads((cell / "model" / "cotdistill.json").read_text()).get("perception", {})
-        threshold = json.loads((cell / "model" / "cotdistill.json").read_text())["strategy"].get("threshold", 0.5)
+        meta = json.loads((cell / "model" / "cotdistill.json").read_text())
+        summary, threshold = meta.get("perception", {}), meta["strategy"].get("threshold", 0.5)
         result.rows.append({"cell": cell.name, "perception": summary, "points": points, "own_accuracy": own["accuracy"]})
         lines += [f"## {cell.name}", "",
                   f"Perception labels (held-out folds): answer first right on {summary.get('answer_first_right')}, "

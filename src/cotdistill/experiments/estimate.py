@@ -3,8 +3,9 @@
 Training time is training tokens over a rate: the rate this run measured on its finished cells
 (trained.json: the student's own training time, without an adaptive student's perception folds),
 else a CPU default (SmolLM2-135M with LoRA on 2 cores, fitted to the benchmark cells). What an
-interrupted cell finished (its last checkpoint, its finished perception folds) is not counted again. Tokens are counted from the curated data (characters / CHARS_PER_TOKEN, as each strategy
-lays them out); evaluation is a per-question cost plus the decoding steps. Teacher sampling is not
+interrupted cell finished (its last checkpoint, its finished perception folds) is not counted again.
+Tokens are counted from the curated data (characters / CHARS_PER_TOKEN, as each strategy lays them
+out); evaluation is a per-question cost plus the decoding steps. Teacher sampling is not
 included: it depends on the teacher's endpoint, and `teach` reports its own progress.
 """
 
