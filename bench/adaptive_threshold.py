@@ -30,9 +30,9 @@ MODES = ("answer-first", "think-first")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def mode_outputs(cell: Path, config, out: Path) -> dict[str, dict[str, dict]]:
-    """mode -> question id -> prediction row, the student evaluated in each mode alone (kept in `out`)."""
-    meta = json.loads((cell / "cell.json").read_text())
+def mode_outputs(cell: Path, meta: dict, config, out: Path) -> dict[str, dict[str, dict]]:
+    """mode -> question id -> prediction row, the student evaluated in each mode alone (kept in `out`);
+    `meta`: the cell's cell.json."""
     task = next(t for t in config.tasks if t.name == meta["task"]["name"])
     records = task_questions(task, config.data_seed).evaluated(config.eval.split)
     spec = config.eval
@@ -71,11 +71,14 @@ def main() -> None:
     lines = [f"Run folder `{args.run_dir}`, evaluated on its {config.eval.split} questions. Each cell's student in each "
              "mode alone; a question goes answer first where its perception score reaches the threshold.", ""]
     for cell in sorted((args.run_dir / "cells").iterdir()):
-        if not (cell / "eval.json").is_file() or json.loads((cell / "cell.json").read_text())["strategy"]["name"] != "adaptive":
+        if not (cell / "eval.json").is_file():
+            continue
+        cell_meta = json.loads((cell / "cell.json").read_text())
+        if cell_meta["strategy"]["name"] != "adaptive":
             continue
         own = json.loads((cell / "eval.json").read_text())
         scores = {row["id"]: row["perception_score"] for _, row in read_jsonl(cell / "eval.predictions.jsonl")}
-        points = curve(scores, mode_outputs(cell, config, out))
+        points = curve(scores, mode_outputs(cell, cell_meta, config, out))
         meta = json.loads((cell / "model" / "cotdistill.json").read_text())
         summary, threshold = meta.get("perception", {}), meta["strategy"].get("threshold", 0.5)
         result.rows.append({"cell": cell.name, "perception": summary, "points": points, "own_accuracy": own["accuracy"]})

@@ -58,10 +58,10 @@ def measured_rate(run_dir: Path) -> float | None:
 
 def finished_share(model_dir: Path | None, steps: int) -> float:
     """How much of a student's training an interrupted run has done: its last checkpoint's step over all."""
-    from cotdistill.training.checkpoint import list_checkpoints
+    from cotdistill.training.checkpoint import checkpoint_step, list_checkpoints
 
     checkpoints = list_checkpoints(model_dir) if model_dir is not None else []
-    return min(1.0, int(checkpoints[-1].name.split("-")[1]) / steps) if checkpoints and steps else 0.0
+    return min(1.0, checkpoint_step(checkpoints[-1]) / steps) if checkpoints and steps else 0.0
 
 
 def finished_folds(model_dir: Path | None) -> int:

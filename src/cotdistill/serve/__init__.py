@@ -43,7 +43,9 @@ def build_app(model_dir: str | Path, options: ServeOptions | None = None):
     strategy = with_modes(strategy_from_metadata(read_model_metadata(model_dir)), options.mode, options.threshold,
                           source="serve options")  # fmt: skip
     perception = None
-    if getattr(strategy, "mode", None) == "auto":  # loaded before the model: a missing module fails fast
+    from cotdistill.strategies.builtin import AUTO
+
+    if getattr(strategy, "mode", None) == AUTO:  # loaded before the model: a missing module fails fast
         from cotdistill.routing import PERCEPTION_FILE, PerceptionModule
 
         perception = PerceptionModule.load(model_dir / PERCEPTION_FILE)

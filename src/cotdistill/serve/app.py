@@ -110,8 +110,7 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
     async def chat(request: ChatRequest) -> dict:
         _check_request(request, model_name)
         question = _question(request.messages)
-        served, route = (await router.route(question)) if router else (strategy, {})
-        served_spec = spec_of(served) if router else spec
+        served, served_spec, route = (await router.route(question)) if router else (strategy, spec, {})
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
         params = _params(request, served_spec, max_tokens, _eos_count(engine, served, request))
         completion = await _complete(engine, served_spec.prompt(question), params)
@@ -154,10 +153,11 @@ class _Router:
 
         self.engine, self.strategy, self.perception = engine, strategy, perception
         self.by_mode = {mode: with_modes(strategy, mode=mode) for mode in (ANSWER_FIRST, THINK_FIRST)}
+        self.specs = {mode: spec_of(fixed) for mode, fixed in self.by_mode.items()}
         self.counts = dict.fromkeys(self.by_mode, 0)
 
-    async def route(self, question: str) -> tuple[object, dict]:
-        """(the strategy with this question's mode fixed, the fields its choices carry)."""
+    async def route(self, question: str) -> tuple[object, ServingSpec, dict]:
+        """(the strategy with this question's mode fixed, its serving spec, the fields its choices carry)."""
         import asyncio
 
         from cotdistill.routing import mode_for
@@ -166,7 +166,7 @@ class _Router:
         score = float(self.perception.score(await asyncio.to_thread(self.engine.question_features, prompt))[0])
         mode = mode_for(score, self.strategy.threshold)
         self.counts[mode] += 1
-        return self.by_mode[mode], {"mode": mode, "perception_score": round(score, 4)}
+        return self.by_mode[mode], self.specs[mode], {"mode": mode, "perception_score": round(score, 4)}
 
 
 def _check_request(request: _Sampling, model_name: str) -> None:
@@ -193,7 +193,9 @@ def _question(messages: list[ChatMessage]) -> str:
 
 
 def _eos_count(engine: BatchingEngine, strategy, request: _Sampling) -> int:
-    if getattr(strategy, "mode", None) == "answer-first":  # adaptive's answer-first mode: its separator is EOS
+    from cotdistill.strategies.builtin import ANSWER_FIRST
+
+    if getattr(strategy, "mode", None) == ANSWER_FIRST:  # adaptive's answer-first mode: its separator is EOS
         return 2 if request.explain else 1
     return eos_count_for(strategy, engine.tokenizer, request.explain)
 

@@ -20,7 +20,12 @@ def list_checkpoints(out: Path) -> list[Path]:
     if not root.is_dir():
         return []
     found = [p for p in root.glob("step-*") if (p / STATE_FILE).is_file()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_step(folder: Path) -> int:
+    """The optimizer step a checkpoint folder (step-N) was saved after."""
+    return int(folder.name.split("-")[1])
 
 
 def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -> Path:
