@@ -6,6 +6,7 @@ on its own features of the two questions, labelled so that q1 is answered first 
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import httpx
@@ -56,6 +57,19 @@ def test_each_question_gets_the_mode_its_perception_score_picks(serve, adaptive)
 def test_explain_runs_an_answer_first_question_on_to_its_rationale(serve, adaptive):
     choice, _ = _ask(serve(adaptive), RECORDS[0].question, extra_body={"explain": True})
     assert choice.model_extra["answer"] == "5" and choice.model_extra["rationale"] == RECORDS[0].rationales[0]
+
+
+def test_eval_explains_each_mode_as_serve_does(adaptive):
+    """Answer-first questions run on past their EOS separator and think-first ones stop at their EOS,
+    in one evaluation: each decodes in batches of its own mode."""
+    from cotdistill.evaluation import EvalOptions, evaluate
+
+    metrics = evaluate(adaptive, records=RECORDS, options=EvalOptions(max_new_tokens=60, explain=True, similarity=False),
+                       out=adaptive.parent / "explained.json")  # fmt: skip
+    rows = [json.loads(line) for line in (adaptive.parent / "explained.predictions.jsonl").read_text().splitlines()]
+    assert [r["mode"] for r in rows] == ["answer-first", "think-first"] and metrics["accuracy"] == 1.0
+    assert rows[0]["rationale"] == RECORDS[0].rationales[0]  # past the first EOS, to the second
+    assert rows[1]["rationale"] == RECORDS[1].rationales[0] and rows[1]["stopped_by"] == ["eos"]
 
 
 def test_threshold_and_mode_flags_override_the_route(serve, adaptive):

@@ -132,6 +132,19 @@ def test_explain_continues_into_the_rationale(tokenizer, name):
     assert rationale == CHOICE.rationales[0]
 
 
+def test_adaptive_explained_answer_first_splits_at_its_eos_separator(tokenizer):
+    strategy = get_strategy("adaptive", mode="answer-first")
+    answer, rationale = strategy.split_output(_ideal_generation(strategy, CHOICE, tokenizer, explain=True))
+    assert (answer, rationale) == ("(C) garden center", CHOICE.rationales[0])
+    assert strategy.metadata()["separator"] == EOS  # named at training, so cotdistill.json records it
+    routed = get_strategy("adaptive")
+    routed.routes = {NUMERIC.id: "answer-first"}  # only answer-first questions run on to a second EOS
+    assert [eos_count_for(routed, tokenizer, True, r) for r in (NUMERIC, CHOICE)] == [2, 1]
+    assert eos_count_for(routed, tokenizer, False, NUMERIC) == 1
+    with pytest.raises(ConfigError, match="separated by the end-of-sequence token, not '.n'; drop the option"):
+        get_strategy("adaptive", separator="\n").setup_tokenizer(tokenizer)
+
+
 def test_stop_strings_and_flags():
     assert get_strategy("post-thinking").stop_strings() == []  # EOS, until training names it
     assert get_strategy("post-thinking", separator="\n").stop_strings() == ["\n"]

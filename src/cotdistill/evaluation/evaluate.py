@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cotdistill.answers import extract_answer, is_correct
@@ -109,24 +109,26 @@ def evaluate(
         stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
         num_samples=options.self_consistency,
         temperature=options.temperature,
-        eos_count=eos_count_for(strategy, tokenizer, options.explain),
     )
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
 
     adaptive = hasattr(strategy, "mode_of")
-    rows, seconds, scores = [], 0.0, {}
+    seconds, scores = 0.0, {}
     if adaptive and strategy.mode == "auto":  # choosing the mode is part of answering, so timed
         from cotdistill.routing import route_questions
 
         started = time.perf_counter()
         scores = route_questions(model, tokenizer, strategy, records, model_dir, options.batch_size)
         seconds += time.perf_counter() - started
-    for start in _progress(range(0, len(records), options.batch_size), progress, len(records), options.batch_size):
-        batch = records[start : start + options.batch_size]
-        generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], settings)
+    rows = [None] * len(records)
+    plan = _batches(records, settings, options.batch_size, lambda r: eos_count_for(strategy, tokenizer, options.explain, r))
+    for batch_settings, indices in _progress(plan, progress, len(records), options.batch_size):
+        batch = [records[i] for i in indices]
+        generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], batch_settings)
         seconds += batch_seconds
-        rows.extend(score_question(r, g, strategy) for r, g in zip(batch, generations))
+        for i, record, generation in zip(indices, batch, generations):
+            rows[i] = score_question(record, generation, strategy)
     if adaptive:
         for row, record in zip(rows, records):
             row["mode"] = strategy.mode_of(record)
@@ -245,7 +247,17 @@ def _similarities(rows: list[dict], records: list[Record], options: EvalOptions)
     return rationale_similarities([r["rationale"] for r in rows], [rec.rationales for rec in records], load_encoder(options.encoder))
 
 
-def _progress(batches: range, enabled: bool, n: int, batch_size: int):
+def _batches(records: list[Record], settings: DecodeSettings, batch_size: int, eos_count) -> list[tuple[DecodeSettings, list[int]]]:
+    """(decode settings, record indices) of each batch, in order. Rows of one batch end at the same EOS,
+    so questions that need another (an adaptive student explaining its answer-first questions) batch apart."""
+    groups: dict[int, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault(eos_count(record), []).append(i)
+    return [(replace(settings, eos_count=count), indices[start : start + batch_size])
+            for count, indices in groups.items() for start in range(0, len(indices), batch_size)]  # fmt: skip
+
+
+def _progress(batches: list, enabled: bool, n: int, batch_size: int):
     if not enabled:
         return batches
     from tqdm import tqdm

@@ -112,13 +112,13 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
         question = _question(request.messages)
         served, served_spec, route = (await router.route(question)) if router else (strategy, spec, {})
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
-        params = _params(request, served_spec, max_tokens, _eos_count(engine, served, request))
+        params = _params(request, served_spec, max_tokens, eos_count_for(served, engine.tokenizer, request.explain))
         completion = await _complete(engine, served_spec.prompt(question), params)
         eos = engine.tokenizer.eos_token
         choices = [
             # An EOS separator is a token, not text a reader wants: the chat message shows a blank line there.
             {"index": i, "message": {"role": "assistant", "content": "\n\n".join(p.strip() for p in text.split(eos))},
-             "finish_reason": finish, **_split(served, text, eos), **route}  # fmt: skip
+             "finish_reason": finish, **_split(served, text), **route}  # fmt: skip
             for i, (text, finish) in enumerate(_texts(completion, request, served_spec))
         ]
         return _response("chat.completion", "chatcmpl", model_name, choices, [completion])
@@ -129,7 +129,7 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
         prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
         if not prompts or any(not p for p in prompts):
             raise ApiError(400, "prompt must be a non-empty string or list of non-empty strings", param="prompt")
-        params = _params(request, spec, request.max_tokens or DEFAULT_MAX_TOKENS, _eos_count(engine, strategy, request))
+        params = _params(request, spec, request.max_tokens or DEFAULT_MAX_TOKENS, eos_count_for(strategy, engine.tokenizer, request.explain))
         import asyncio
 
         results = await asyncio.gather(*(_complete(engine, p, params) for p in prompts))
@@ -137,7 +137,7 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
         for completion in results:
             for text, finish in _texts(completion, request, spec):
                 choices.append({"index": index, "text": text, "finish_reason": finish, "logprobs": None,
-                                **_split(strategy, text, engine.tokenizer.eos_token)})  # fmt: skip
+                                **_split(strategy, text)})  # fmt: skip
                 index += 1
         return _response("text_completion", "cmpl", model_name, choices, results)
 
@@ -192,14 +192,6 @@ def _question(messages: list[ChatMessage]) -> str:
     return content
 
 
-def _eos_count(engine: BatchingEngine, strategy, request: _Sampling) -> int:
-    from cotdistill.strategies.builtin import ANSWER_FIRST
-
-    if getattr(strategy, "mode", None) == ANSWER_FIRST:  # adaptive's answer-first mode: its separator is EOS
-        return 2 if request.explain else 1
-    return eos_count_for(strategy, engine.tokenizer, request.explain)
-
-
 def _params(request: _Sampling, spec: ServingSpec, max_tokens: int, eos_count: int) -> DecodeParams:
     extra = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     if any(not s for s in extra):
@@ -232,12 +224,8 @@ def _texts(completion: Completion, request: _Sampling, spec: ServingSpec):
         yield text, "length" if generation.stopped_by == "length" else "stop"
 
 
-def _split(strategy, text: str, eos_token: str) -> dict:
-    """The answer and the rationale of one output; an EOS inside it (kept when `explain` ran on past an
-    EOS separator) is where the answer ends."""
-    if eos_token in text:
-        answer, _, rationale = text.partition(eos_token)
-        return {"answer": answer.strip(), "rationale": rationale.strip() or None}
+def _split(strategy, text: str) -> dict:
+    """The answer and the rationale of one output, split as evaluation splits it."""
     answer, rationale = strategy.split_output(text)
     return {"answer": answer, "rationale": rationale}
 

@@ -111,6 +111,11 @@ class Strategy:
         """(answer part, rationale part or None) of a generated continuation of the prompt."""
         raise NotImplementedError
 
+    def eos_separated(self, eos_token: str, record: Record | None = None) -> bool:
+        """Whether the answer (to `record`, for a strategy whose format varies per question) ends at an
+        EOS that the rationale follows: asked for the rationale, decoding then runs to the second EOS."""
+        return False
+
     # --- training side --------------------------------------------------------------------------
     def examples(self, record: Record) -> list[tuple[str, list[Segment]]]:
         """The (prompt, target segments) of each training sequence made from one record."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cotdistill.errors import ConfigError
 from cotdistill.records import Record
 from cotdistill.strategies.base import (
     ANSWER,
@@ -59,6 +60,15 @@ def split_at_conclusion(text: str, answer_phrase: str) -> tuple[str, str | None]
     if at < 0:
         return text.strip(), None
     return _first_line(text[at:]), text[:at].strip() or None
+
+
+def split_at_separator(text: str, separator: str) -> tuple[str, str | None]:
+    """(what comes before the separator, what comes after it or None); without it, the whole text."""
+    at = text.find(separator)
+    if at < 0:
+        return text.strip(), None
+    rationale = text[at + len(separator) :].strip()
+    return text[:at].strip(), rationale or None
 
 
 @dataclass
@@ -159,12 +169,11 @@ class PostThinking(Strategy):
         # An EOS separator not yet bound to a tokenizer (setup_tokenizer names it) needs no stop string.
         return [] if explain or self.separator == EOS_SEPARATOR else [self.separator_text]
 
+    def eos_separated(self, eos_token: str, record: Record | None = None) -> bool:
+        return self.separator_text == eos_token
+
     def split_output(self, text: str) -> tuple[str, str | None]:
-        at = text.find(self.separator_text)
-        if at < 0:
-            return text.strip(), None
-        rationale = text[at + len(self.separator_text) :].strip()
-        return text[:at].strip(), rationale or None
+        return split_at_separator(text, self.separator_text)
 
 
 @dataclass
@@ -273,6 +282,11 @@ class AdaptiveThinking(Strategy):
     perception_folds: int = field(
         default=2, metadata={"help": "Training: held-out folds whose students label which mode is right (>= 2)."}
     )
+    separator: str = field(
+        default=EOS_SEPARATOR,
+        metadata={"help": "Between the answer-first mode's answer and rationale: the end-of-sequence token, "
+                          "named at training (not a choice)."},
+    )
 
     def __post_init__(self):
         self.routes: dict[str, str] = {}  # not a field: a property of one evaluation, not of the student
@@ -302,10 +316,24 @@ class AdaptiveThinking(Strategy):
     def loss_spec(self) -> LossSpec:
         return LossSpec(answer_weight=1.0, rationale_weight=self.rationale_weight, thought_weight=1.0)
 
+    def setup_tokenizer(self, tokenizer) -> list[int]:
+        if self.separator not in (EOS_SEPARATOR, tokenizer.eos_token):
+            raise ConfigError([f"separator: the answer-first mode is separated by the end-of-sequence token, "
+                               f"not {self.separator!r}; drop the option"], source="strategy 'adaptive'")  # fmt: skip
+        self.separator = tokenizer.eos_token  # the token's own text, so cotdistill.json names it
+        return []
+
     def stop_strings(self, explain: bool = False) -> list[str]:
         return []  # both modes end at EOS (answer first: at the separator, which is EOS)
 
+    def eos_separated(self, eos_token: str, record: Record | None = None) -> bool:
+        return (self.mode if record is None else self.mode_of(record)) == ANSWER_FIRST
+
     def split_output(self, text: str) -> tuple[str, str | None]:
+        # An answer-first output explained runs on past its EOS separator; any other has no EOS in it.
+        # A student trained before the separator was recorded knows it only as EOS_SEPARATOR: no split.
+        if self.separator != EOS_SEPARATOR and self.separator in text:
+            return split_at_separator(text, self.separator)
         return split_at_conclusion(text, self.answer_phrase)  # answer first: no phrase, the whole text
 
 
