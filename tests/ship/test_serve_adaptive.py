@@ -34,9 +34,12 @@ def adaptive(student, tmp_path_factory):
     return folder
 
 
+def _client(server):
+    return openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=60)
+
+
 def _ask(server, question: str, **extra):
-    client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=60)
-    response = client.chat.completions.create(model="model", messages=[{"role": "user", "content": question}], **extra)
+    response = _client(server).chat.completions.create(model="model", messages=[{"role": "user", "content": question}], **extra)
     return response.choices[0], response.usage
 
 
@@ -57,6 +60,19 @@ def test_each_question_gets_the_mode_its_perception_score_picks(serve, adaptive)
 def test_explain_runs_an_answer_first_question_on_to_its_rationale(serve, adaptive):
     choice, _ = _ask(serve(adaptive), RECORDS[0].question, extra_body={"explain": True})
     assert choice.model_extra["answer"] == "5" and choice.model_extra["rationale"] == RECORDS[0].rationales[0]
+
+
+def test_completions_explain_each_prompt_in_the_mode_its_control_names(serve, adaptive):
+    from cotdistill.strategies import get_strategy
+
+    strategy = get_strategy("adaptive")
+    prompts = [strategy.mode_prompt(RECORDS[0], "answer-first"), strategy.mode_prompt(RECORDS[1], "think-first")]
+    response = _client(serve(adaptive)).completions.create(model="model", prompt=prompts, max_tokens=60,
+                                                            extra_body={"explain": True})  # fmt: skip
+    first, thought = (choice.model_extra for choice in response.choices)
+    assert first["mode"] == "answer-first" and first["answer"] == "5"
+    assert first["rationale"] == RECORDS[0].rationales[0]  # on past the EOS separator, to the second EOS
+    assert thought["mode"] == "think-first" and thought["rationale"] == RECORDS[1].rationales[0]
 
 
 def test_eval_explains_each_mode_as_serve_does(adaptive):

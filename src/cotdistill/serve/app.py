@@ -12,7 +12,8 @@ Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /he
 - Adaptive students (mode auto): each chat question is routed as `cotdistill eval` routes it, by the
   perception module's score on the question (one forward pass, the decoding loop paused for it), and
   its choices carry `mode` and `perception_score`. /v1/completions sends the prompt as given, so
-  there the client writes the mode control (`[answer first] ` or `[think first] `) itself.
+  there the client writes the mode control (`[answer first] ` or `[think first] `) itself, and
+  `explain` and the choices' `mode` follow the control it wrote.
 - Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with a 4xx status for
   anything the client did wrong; an unexpected failure is a 500 with a one-line message, never a
   traceback.
@@ -129,15 +130,19 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
         prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
         if not prompts or any(not p for p in prompts):
             raise ApiError(400, "prompt must be a non-empty string or list of non-empty strings", param="prompt")
-        params = _params(request, spec, request.max_tokens or DEFAULT_MAX_TOKENS, eos_count_for(strategy, engine.tokenizer, request.explain))
+        served = [router.written(p) if router else (strategy, spec, {}) for p in prompts]
+        max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         import asyncio
 
-        results = await asyncio.gather(*(_complete(engine, p, params) for p in prompts))
+        results = await asyncio.gather(*(
+            _complete(engine, p, _params(request, s, max_tokens, eos_count_for(fixed, engine.tokenizer, request.explain)))
+            for p, (fixed, s, _) in zip(prompts, served)
+        ))  # fmt: skip
         choices, index = [], 0
-        for completion in results:
-            for text, finish in _texts(completion, request, spec):
+        for completion, (fixed, s, route) in zip(results, served):
+            for text, finish in _texts(completion, request, s):
                 choices.append({"index": index, "text": text, "finish_reason": finish, "logprobs": None,
-                                **_split(strategy, text)})  # fmt: skip
+                                **_split(fixed, text), **route})  # fmt: skip
                 index += 1
         return _response("text_completion", "cmpl", model_name, choices, results)
 
@@ -154,7 +159,16 @@ class _Router:
         self.engine, self.strategy, self.perception = engine, strategy, perception
         self.by_mode = {mode: with_modes(strategy, mode=mode) for mode in (ANSWER_FIRST, THINK_FIRST)}
         self.specs = {mode: spec_of(fixed) for mode, fixed in self.by_mode.items()}
+        self.controls = {ANSWER_FIRST: strategy.answer_first_control, THINK_FIRST: strategy.think_first_control}
         self.counts = dict.fromkeys(self.by_mode, 0)
+
+    def written(self, prompt: str) -> tuple[object, ServingSpec, dict]:
+        """As `route`, for a completion prompt: the mode whose control the client wrote at its start
+        (no module runs); without one, the student as trained, which decodes to its first EOS."""
+        for mode, control in self.controls.items():
+            if prompt.lstrip().startswith(control.strip()):
+                return self.by_mode[mode], self.specs[mode], {"mode": mode}
+        return self.strategy, spec_of(self.strategy), {}
 
     async def route(self, question: str) -> tuple[object, ServingSpec, dict]:
         """(the strategy with this question's mode fixed, its serving spec, the fields its choices carry)."""
