@@ -130,7 +130,7 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
         prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
         if not prompts or any(not p for p in prompts):
             raise ApiError(400, "prompt must be a non-empty string or list of non-empty strings", param="prompt")
-        served = [router.written(p) if router else (strategy, spec, {}) for p in prompts]
+        served = [(router and router.written(p)) or (strategy, spec, {}) for p in prompts]
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         import asyncio
 
@@ -162,13 +162,13 @@ class _Router:
         self.controls = {ANSWER_FIRST: strategy.answer_first_control, THINK_FIRST: strategy.think_first_control}
         self.counts = dict.fromkeys(self.by_mode, 0)
 
-    def written(self, prompt: str) -> tuple[object, ServingSpec, dict]:
+    def written(self, prompt: str) -> tuple[object, ServingSpec, dict] | None:
         """As `route`, for a completion prompt: the mode whose control the client wrote at its start
-        (no module runs); without one, the student as trained, which decodes to its first EOS."""
+        (no module runs); None without one (the student as trained, which decodes to its first EOS)."""
         for mode, control in self.controls.items():
             if prompt.lstrip().startswith(control.strip()):
                 return self.by_mode[mode], self.specs[mode], {"mode": mode}
-        return self.strategy, spec_of(self.strategy), {}
+        return None
 
     async def route(self, question: str) -> tuple[object, ServingSpec, dict]:
         """(the strategy with this question's mode fixed, its serving spec, the fields its choices carry)."""
