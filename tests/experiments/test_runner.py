@@ -113,6 +113,15 @@ def test_interrupted_run_resumes_without_redoing_finished_work(tmp_path):
     assert (first / "eval.json").read_text() == first_result
 
 
+def test_a_cell_shows_its_training_progress(tmp_path, capfd):
+    """An hour-long cell must not be silent between its 'training' line and its result."""
+    config = {**CONFIG, "strategies": ["answer-only"], "training": {**CONFIG["training"], "max_steps": 2}}
+    summary, _ = run(tmp_path / "run", config=config)
+    assert summary.ok, summary.failed
+    bar = capfd.readouterr().err
+    assert "train answer-only: 100%" in bar and "2/2" in bar
+
+
 def test_a_failed_cell_is_recorded_and_the_others_finish(tmp_path):
     run_dir = tmp_path / "run"
     summary, _ = run(run_dir, fail={"train": "answer-only"})

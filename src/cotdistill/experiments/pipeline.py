@@ -229,7 +229,6 @@ class Pipeline:
         if out.exists() and not resume:
             shutil.rmtree(out)  # a different (or unknown) training run: start clean
         write_json_atomic(started, marker)
-        settings.setdefault("progress", False)
         train(TrainConfig.model_validate({**settings, "resume": resume}))
         meta = _read(out / "cotdistill.json") or {}
         return {"examples": meta.get("data", {}).get("examples"), "steps": meta.get("steps"), "train_tokens": meta.get("tokens"),

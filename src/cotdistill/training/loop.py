@@ -363,9 +363,14 @@ def _truncate_log(path: Path, step: int) -> None:
 def _progress(config: TrainConfig, accelerator, total: int, done: int):
     if not (config.progress and accelerator.is_main_process):
         return None
+    import sys
+
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, desc=f"train {config.strategy}", unit="step", dynamic_ncols=True)
+    # Redirected to a log (a run left in the background), a redraw every step would fill it: one a minute.
+    refresh_s = 0.1 if sys.stderr.isatty() else 60
+    return tqdm(total=total, initial=done, desc=f"train {config.strategy}", unit="step", dynamic_ncols=True,
+                mininterval=refresh_s)
 
 
 def _flat_hparams(config: TrainConfig) -> dict:
