@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -363,8 +364,6 @@ def _truncate_log(path: Path, step: int) -> None:
 def _progress(config: TrainConfig, accelerator, total: int, done: int):
     if not (config.progress and accelerator.is_main_process):
         return None
-    import sys
-
     from tqdm.auto import tqdm
 
     # Redirected to a log (a run left in the background), a redraw every step would fill it: one a minute.
