@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult  # noqa: E402
+from common import BenchResult, cell_predictions  # noqa: E402
 
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
 
@@ -66,13 +66,10 @@ def main() -> None:
     lines = [f"Run folder `{args.run_dir}`: each cell's own outputs on its evaluated questions.", "",
              "| cell | accuracy | equations right | answers with every written equation right "
              "| of those, answer correct |", "|---|---:|---:|---:|---:|"]
-    for cell in sorted((args.run_dir / "cells").glob(f"{args.task}__*")):
-        predictions = cell / "eval.predictions.jsonl"
-        if not predictions.is_file():
-            continue
+    for cell_name, predictions in cell_predictions(args.run_dir, f"{args.task}__*"):
         c = cell_counts(predictions)
-        result.rows.append({"cell": cell.name, **c})
-        lines.append(f"| {cell.name} | {share(c['correct'], c['questions'])} "
+        result.rows.append({"cell": cell_name, **c})
+        lines.append(f"| {cell_name} | {share(c['correct'], c['questions'])} "
                      f"| {share(c['equations_right'], c['equations'])} "
                      f"| {share(c['all_right'], c['with_equations'])} "
                      f"| {share(c['all_right_correct'], c['all_right'])} |")

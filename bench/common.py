@@ -90,3 +90,11 @@ class BenchResult:
             tmp.write_text(text + "\n")
             tmp.replace(target)
         return results_dir / f"{self.name}.md"
+
+
+def cell_predictions(run_dir: Path, pattern: str = "*"):
+    """(cell name, its eval.predictions.jsonl) for each evaluated cell of a run folder, in name order."""
+    for cell in sorted((run_dir / "cells").glob(pattern)):
+        predictions = cell / "eval.predictions.jsonl"
+        if predictions.is_file():
+            yield cell.name, predictions

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult  # noqa: E402
+from common import BenchResult, cell_predictions  # noqa: E402
 
 from cotdistill.tasks import load_task  # noqa: E402
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
@@ -62,13 +62,10 @@ def main() -> None:
     lines = [f"Run folder `{args.run_dir}`: each cell's own outputs on its evaluated questions.", "",
              "| cell | accuracy | last letter named right, per step | words copied right, per question "
              "| its own letters joined right, per answer |", "|---|---:|---:|---:|---:|"]
-    for cell in sorted((args.run_dir / "cells").iterdir()):
-        predictions = cell / "eval.predictions.jsonl"
-        if not predictions.is_file():
-            continue
+    for cell_name, predictions in cell_predictions(args.run_dir):
         c = cell_counts(predictions, questions)
-        result.rows.append({"cell": cell.name, **c})
-        lines.append(f"| {cell.name} | {c['correct']}/{c['questions']} | {c['steps_right']}/{c['steps']} "
+        result.rows.append({"cell": cell_name, **c})
+        lines.append(f"| {cell_name} | {c['correct']}/{c['questions']} | {c['steps_right']}/{c['steps']} "
                      f"({c['steps_right'] / max(c['steps'], 1):.0%}) | {c['copied']}/{c['questions']} "
                      f"({c['copied'] / max(c['questions'], 1):.0%}) | {c['joins_right']}/{c['joins']} "
                      f"({c['joins_right'] / max(c['joins'], 1):.0%}) |")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult  # noqa: E402
+from common import BenchResult, cell_predictions  # noqa: E402
 
 from cotdistill.answers import is_correct  # noqa: E402
 from cotdistill.experiments import parse_config  # noqa: E402
@@ -53,14 +53,11 @@ def main() -> None:
     lines = [f"Run folder `{args.run_dir}`: {k} samples per question at temperature {temperature:g}, each cell's "
              "own outputs on its evaluated questions.", "",
              f"| cell | one sample | the vote | any of the {k} | agreement with the vote |", "|---|---:|---:|---:|---:|"]
-    for cell in sorted((args.run_dir / "cells").iterdir()):
-        predictions = cell / "eval.predictions.jsonl"
-        if not predictions.is_file():
-            continue
+    for cell_name, predictions in cell_predictions(args.run_dir):
         c = cell_votes(predictions, records)
         n = max(c["questions"], 1)
-        result.rows.append({"cell": cell.name, "samples": k, "temperature": temperature, **c})
-        lines.append(f"| {cell.name} | {100 * c['sample_right'] / n:.1f}% | {c['vote_right']}/{n} "
+        result.rows.append({"cell": cell_name, "samples": k, "temperature": temperature, **c})
+        lines.append(f"| {cell_name} | {100 * c['sample_right'] / n:.1f}% | {c['vote_right']}/{n} "
                      f"({100 * c['vote_right'] / n:.1f}%) | {c['any_right']}/{n} ({100 * c['any_right'] / n:.1f}%) "
                      f"| {100 * c['agreement'] / n:.0f}% |")
     result.write("\n".join(lines))
