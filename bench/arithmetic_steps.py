@@ -6,7 +6,8 @@ equation its rationale writes out ("4 + 21 = 55"): is the result right for the o
 chose? So a wrong answer splits into arithmetic a 135M student gets wrong and a plan (which numbers, which
 operation) that is wrong. Steps written in words ("a total of 36 pictures") are not checked.
 
-    python bench/arithmetic_steps.py --run-dir runs/suite-20epochs-dev --task multiarith
+    python bench/arithmetic_steps.py --run-dir runs/suite-20epochs --name arithmetic-steps
+    python bench/arithmetic_steps.py --run-dir runs/suite-20epochs-dev --name arithmetic-steps-dev
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, cell_predictions  # noqa: E402
+from common import BenchResult, cell_predictions, share  # noqa: E402
 
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
 
@@ -49,10 +50,6 @@ def cell_counts(predictions: Path) -> dict:
             counts["all_right"] += all(checks)
             counts["all_right_correct"] += all(checks) and bool(row["correct"])
     return counts
-
-
-def share(part: int, whole: int) -> str:
-    return f"{part}/{whole} ({part / max(whole, 1):.0%})"
 
 
 def main() -> None:

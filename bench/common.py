@@ -92,6 +92,11 @@ class BenchResult:
         return results_dir / f"{self.name}.md"
 
 
+def share(part: int, whole: int) -> str:
+    """'3/4 (75%)', and '0/0 (0%)' where there is nothing to count."""
+    return f"{part}/{whole} ({part / max(whole, 1):.0%})"
+
+
 def cell_predictions(run_dir: Path, pattern: str = "*"):
     """(cell name, its eval.predictions.jsonl) for each evaluated cell of a run folder, in name order."""
     for cell in sorted((run_dir / "cells").glob(pattern)):

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, cell_predictions  # noqa: E402
+from common import BenchResult, cell_predictions, share  # noqa: E402
 
 from cotdistill.tasks import load_task  # noqa: E402
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
@@ -65,10 +65,8 @@ def main() -> None:
     for cell_name, predictions in cell_predictions(args.run_dir):
         c = cell_counts(predictions, questions)
         result.rows.append({"cell": cell_name, **c})
-        lines.append(f"| {cell_name} | {c['correct']}/{c['questions']} | {c['steps_right']}/{c['steps']} "
-                     f"({c['steps_right'] / max(c['steps'], 1):.0%}) | {c['copied']}/{c['questions']} "
-                     f"({c['copied'] / max(c['questions'], 1):.0%}) | {c['joins_right']}/{c['joins']} "
-                     f"({c['joins_right'] / max(c['joins'], 1):.0%}) |")
+        lines.append(f"| {cell_name} | {c['correct']}/{c['questions']} | {share(c['steps_right'], c['steps'])} "
+                     f"| {share(c['copied'], c['questions'])} | {share(c['joins_right'], c['joins'])} |")
     result.write("\n".join(lines))
 
 
