@@ -22,6 +22,8 @@ def run_command(
     noise: list[float] = typer.Option([], "--noise", help="Run only this noise level's cells (repeatable)."),
     replace: bool = typer.Option(False, "--replace", help="Re-run finished cells whose settings changed (their results are replaced)."),
     students_from: list[Path] = typer.Option([], "--students-from", help="Run folder whose students, trained with a cell's exact settings, that cell evaluates instead of training its own (repeatable; a test-split run uses runs/<name>-dev by default)."),
+    evaluate_only: bool = typer.Option(False, "--evaluate-only", help="Train nothing: fail before any compute if a cell has no "
+                                       "student here or in --students-from (else it trains its own)."),
 ) -> None:
     """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
 
@@ -72,7 +74,7 @@ def run_command(
         return
     _quiet_loading_bars()
     summary = run_experiment(experiment, folder, only=only, replace=replace, students_from=students_from, report=report,
-                             log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+                             evaluate_only=evaluate_only, log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     if summary.report is not None:
         console.print()
         console.print(summary.report.read_text(encoding="utf-8"), markup=False, highlight=False, soft_wrap=True)

@@ -138,10 +138,10 @@ class Runner:
     """Drives the cells of one experiment through a pipeline of cached stages."""
 
     def __init__(self, config: ExperimentConfig, run_dir: str | Path, pipeline=None, log=print, replace: bool = False,
-                 students_from=()):
+                 students_from=(), evaluate_only: bool = False):
         from cotdistill.experiments.pipeline import Pipeline
 
-        self.replace = replace
+        self.replace, self.evaluate_only = replace, evaluate_only
         self.students_from = [Path(folder) for folder in students_from]
         self.config = config
         self.run_dir = Path(run_dir)
@@ -159,11 +159,13 @@ class Runner:
         """Run every cell (or those `only(cell)` accepts), then render the report of all finished cells."""
         started = time.perf_counter()
         check_output_folder(self.run_dir, "run folder")  # before any cell's compute, not at its first write
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.run_dir / "config.json", _dump(self.config))
         summary = RunSummary(self.run_dir)
         cells = [c for c in self.config.cells() if only is None or only(c)]
         self.refuse_silent_replacement(cells)
+        if self.evaluate_only:
+            self.refuse_training([c for c in cells if not self.is_done(c)])
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.run_dir / "config.json", _dump(self.config))  # after the refusals: a refused config is not the run's
         self.log_estimate([c for c in cells if not self.is_done(c)])
         for number, cell in enumerate(cells, 1):
             prefix = f"[{number}/{len(cells)}] {cell.id}"
@@ -206,6 +208,22 @@ class Runner:
                 f"{len(stale)} finished cells in {self.run_dir} were run with other settings and would be replaced "
                 f"({shown}): pass --replace to re-run them with this config, or choose another --run-dir"
             )
+
+    def refuse_training(self, pending: list[Cell]) -> None:
+        """Evaluating students trained elsewhere: a cell without one fails the run before any compute,
+        where it would otherwise quietly train its own (hours, when the dev run's cell was interrupted)."""
+        untrained = [c.id for c in pending if not self.is_trained(c) and self.trained_elsewhere(c) is None]
+        if untrained:
+            shown = ", ".join(untrained[:3]) + (f" and {len(untrained) - 3} more" if len(untrained) > 3 else "")
+            where = ", ".join(str(folder) for folder in self.students_from) or "no --students-from folder"
+            raise CotdistillError(
+                f"--evaluate-only: {len(untrained)} cells have no student trained with their settings here or in {where} "
+                f"({shown}): finish their training in the run that owns them, or leave out --evaluate-only to train them here"
+            )
+
+    def is_trained(self, cell: Cell) -> bool:
+        trained = read_json(self.cell_dir(cell) / "trained.json")
+        return trained is not None and trained.get("train_key") == train_key(self.config, cell)
 
     def log_estimate(self, pending: list[Cell]) -> None:
         """Say how long the pending cells will take, from data that is ready or cheap to make (imports)."""
@@ -268,8 +286,8 @@ class Runner:
         (folder / "eval.json").unlink(missing_ok=True)  # a result of other settings: stale
         write_json_atomic(folder / "cell.json", {"id": cell.id, **_dump(cell), "train_key": train_key(self.config, cell)})
         self.stage = "train"
-        trained = read_json(folder / "trained.json")
-        if trained is not None and trained.get("train_key") == train_key(self.config, cell):
+        if self.is_trained(cell):
+            trained = read_json(folder / "trained.json")
             self.log(f"{prefix}: trained already, evaluating")
         elif (source := self.trained_elsewhere(cell)) is not None:
             trained = self.reuse_student(source, folder)
@@ -330,10 +348,11 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def run_experiment(config: ExperimentConfig, run_dir: str | Path, *, pipeline=None, log=print, report: bool = True,
-                   only=None, replace: bool = False, students_from=()) -> RunSummary:
+                   only=None, replace: bool = False, students_from=(), evaluate_only: bool = False) -> RunSummary:
     """Run (or resume) every cell of `config` (or those `only(cell)` accepts) under `run_dir`, then render the
     report. Finished cells whose settings changed are re-run only with `replace` (else CotdistillError).
     A cell whose student was trained with the same settings in one of the `students_from` run folders
-    evaluates that student instead of training its own."""
-    return Runner(config, run_dir, pipeline=pipeline, log=log, replace=replace,
-                  students_from=students_from).run(report=report, only=only)
+    evaluates that student instead of training its own; with `evaluate_only` a pending cell with no
+    student anywhere fails the run before any compute (CotdistillError) instead of training one."""
+    return Runner(config, run_dir, pipeline=pipeline, log=log, replace=replace, students_from=students_from,
+                  evaluate_only=evaluate_only).run(report=report, only=only)
