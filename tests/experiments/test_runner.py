@@ -114,12 +114,13 @@ def test_interrupted_run_resumes_without_redoing_finished_work(tmp_path):
 
 
 def test_a_cell_shows_its_training_progress(tmp_path, capfd):
-    """An hour-long cell must not be silent between its 'training' line and its result."""
+    """An hour-long cell must not be silent between its 'training' or 'evaluating' line and its result."""
     config = {**CONFIG, "strategies": ["answer-only"], "training": {**CONFIG["training"], "max_steps": 2}}
     summary, _ = run(tmp_path / "run", config=config)
     assert summary.ok, summary.failed
     bar = capfd.readouterr().err
     assert "train answer-only: 100%" in bar and "2/2" in bar
+    assert "eval: 100%" in bar  # and its evaluation's (a self-consistency test split runs for half an hour)
 
 
 def test_a_failed_cell_is_recorded_and_the_others_finish(tmp_path):

@@ -260,6 +260,6 @@ def _batches(records: list[Record], settings: DecodeSettings, batch_size: int, e
 def _progress(batches: list, enabled: bool, n: int, batch_size: int):
     if not enabled:
         return batches
-    from tqdm import tqdm
+    from cotdistill.progress import progress_bar
 
-    return tqdm(batches, desc="eval", unit="batch", total=len(batches), postfix={"questions": n, "batch": batch_size})
+    return progress_bar(batches, desc="eval", unit="batch", total=len(batches), postfix={"questions": n, "batch": batch_size})

@@ -245,7 +245,7 @@ class Pipeline:
         )
         split = cell.task.test_split if spec.split == "test" else f"{cell.task.train_split} (dev slice)"
         metrics = evaluate(model_dir, cell.task.name, records=self.eval_records(cell.task), split=split,
-                           options=options, predictions_out=predictions)  # fmt: skip
+                           options=options, predictions_out=predictions, progress=True)  # fmt: skip
         return {**metrics, "eval_split": spec.split, "floors": self.floors(cell.task)}
 
     def eval_records(self, task: TaskSpec) -> list:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -364,12 +363,9 @@ def _truncate_log(path: Path, step: int) -> None:
 def _progress(config: TrainConfig, accelerator, total: int, done: int):
     if not (config.progress and accelerator.is_main_process):
         return None
-    from tqdm.auto import tqdm
+    from cotdistill.progress import progress_bar
 
-    # Redirected to a log (a run left in the background), a redraw every step would fill it: one a minute.
-    refresh_s = 0.1 if sys.stderr.isatty() else 60
-    return tqdm(total=total, initial=done, desc=f"train {config.strategy}", unit="step", dynamic_ncols=True,
-                mininterval=refresh_s)
+    return progress_bar(total=total, initial=done, desc=f"train {config.strategy}", unit="step")
 
 
 def _flat_hparams(config: TrainConfig) -> dict:
