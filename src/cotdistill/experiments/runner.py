@@ -215,9 +215,9 @@ class Runner:
         untrained = [c.id for c in pending if not self.is_trained(c) and self.trained_elsewhere(c) is None]
         if untrained:
             shown = ", ".join(untrained[:3]) + (f" and {len(untrained) - 3} more" if len(untrained) > 3 else "")
-            where = ", ".join(str(folder) for folder in self.students_from) or "no --students-from folder"
+            where = f"here or in {', '.join(map(str, self.students_from))}" if self.students_from else "here (no --students-from)"
             raise CotdistillError(
-                f"--evaluate-only: {len(untrained)} cells have no student trained with their settings here or in {where} "
+                f"--evaluate-only: {len(untrained)} cells have no student trained with their settings {where} "
                 f"({shown}): finish their training in the run that owns them, or leave out --evaluate-only to train them here"
             )
 
