@@ -162,11 +162,12 @@ class Runner:
         summary = RunSummary(self.run_dir)
         cells = [c for c in self.config.cells() if only is None or only(c)]
         self.refuse_silent_replacement(cells)
+        pending = [c for c in cells if not self.is_done(c)]
         if self.evaluate_only:
-            self.refuse_training([c for c in cells if not self.is_done(c)])
+            self.refuse_training(pending)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.run_dir / "config.json", _dump(self.config))  # after the refusals: a refused config is not the run's
-        self.log_estimate([c for c in cells if not self.is_done(c)])
+        self.log_estimate(pending)
         for number, cell in enumerate(cells, 1):
             prefix = f"[{number}/{len(cells)}] {cell.id}"
             if self.is_done(cell):
@@ -203,10 +204,9 @@ class Runner:
         """A finished cell whose settings changed would be re-run and its result replaced: only when asked."""
         stale = [c.id for c in cells if (self.cell_dir(c) / "eval.json").is_file() and not self.is_done(c)]
         if stale and not self.replace:
-            shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
             raise CotdistillError(
                 f"{len(stale)} finished cells in {self.run_dir} were run with other settings and would be replaced "
-                f"({shown}): pass --replace to re-run them with this config, or choose another --run-dir"
+                f"({_some(stale)}): pass --replace to re-run them with this config, or choose another --run-dir"
             )
 
     def refuse_training(self, pending: list[Cell]) -> None:
@@ -214,11 +214,10 @@ class Runner:
         where it would otherwise quietly train its own (hours, when the dev run's cell was interrupted)."""
         untrained = [c.id for c in pending if not self.is_trained(c) and self.trained_elsewhere(c) is None]
         if untrained:
-            shown = ", ".join(untrained[:3]) + (f" and {len(untrained) - 3} more" if len(untrained) > 3 else "")
             where = f"here or in {', '.join(map(str, self.students_from))}" if self.students_from else "here (no --students-from)"
             raise CotdistillError(
                 f"--evaluate-only: {len(untrained)} cells have no student trained with their settings {where} "
-                f"({shown}): finish their training in the run that owns them, or leave out --evaluate-only to train them here"
+                f"({_some(untrained)}): finish their training in the run that owns them, or leave out --evaluate-only to train them here"
             )
 
     def is_trained(self, cell: Cell) -> bool:
@@ -338,6 +337,11 @@ class Runner:
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
+
+
+def _some(cell_ids: list[str]) -> str:
+    """The first three of a list of cells for an error message, and how many more."""
+    return ", ".join(cell_ids[:3]) + (f" and {len(cell_ids) - 3} more" if len(cell_ids) > 3 else "")
 
 
 def _link_or_copy(source: str, target: str) -> None:
