@@ -174,8 +174,18 @@ def test_run_cli_checks_the_config_and_lists_cells(tmp_path):
     path.write_text(yaml.safe_dump(CONFIG))
     result = CliRunner().invoke(app, ["run", str(path), "--check", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert all(cell_id in result.output for cell_id in IDS)
+    assert all(f"{cell_id}: train, then evaluate" in result.output for cell_id in IDS)
     assert not (tmp_path / "run").exists()  # --check computes nothing
+
+    import os
+    import socket
+
+    held = tmp_path / "run" / "cells" / IDS[0]  # a cell another live process is running (this one stands in for it)
+    held.mkdir(parents=True)
+    (held / "running.json").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    result = CliRunner().invoke(app, ["run", str(path), "--check", "--run-dir", str(tmp_path / "run")])
+    assert f"{IDS[0]}: left to process {os.getpid()}, which is running it" in result.output, result.output
+    assert f"{IDS[1]}: train, then evaluate" in result.output
 
 
 def test_strategy_picks_a_label_before_the_variants_that_share_its_name(tmp_path):
@@ -203,6 +213,8 @@ def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, 
     cell = "cells/" + IDS[0]
     dev = CliRunner().invoke(app, ["run", "grid.yaml", "--split", "dev", "--no-report"])
     assert dev.exit_code == 0, dev.output
+    check = CliRunner().invoke(app, ["run", "grid.yaml", "--check", "--evaluate-only"])
+    assert f"{IDS[0]}: evaluate the student trained in runs/tiny-grid-dev/{cell}" in check.output, check.output
     test = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report"])
     assert test.exit_code == 0, test.output
     assert f"reusing the student trained with the same settings in runs/tiny-grid-dev/{cell}" in test.output
@@ -218,9 +230,10 @@ def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, 
 
     changed = {**config, "training": {**config["training"], "lr": 1e-3}}  # another student: trained, not reused
     Path("grid.yaml").write_text(yaml.safe_dump(changed))
-    refused = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report", "--replace", "--evaluate-only"])
-    assert refused.exit_code != 0 and "training" not in refused.output
-    assert f"1 cells have no student trained with their settings here or in runs/tiny-grid-dev ({IDS[0]})" in str(refused.exception)
+    for check in ([], ["--check"]):  # --check refuses as the run itself would
+        refused = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report", "--replace", "--evaluate-only", *check])
+        assert refused.exit_code != 0 and "training" not in refused.output
+        assert f"1 cells have no student trained with their settings here or in runs/tiny-grid-dev ({IDS[0]})" in str(refused.exception)
     assert json.loads(Path("runs/tiny-grid", cell, "eval.json").read_text())["eval_split"] == "test"  # nothing replaced
     assert "lr" not in json.loads(Path("runs/tiny-grid/config.json").read_text())["training"]  # nor the run's config
     retrained = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report", "--replace"])

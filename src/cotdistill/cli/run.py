@@ -11,7 +11,7 @@ import typer
 def run_command(
     config: Path = typer.Argument(..., help="Experiment YAML (see examples/quickstart.yaml).", exists=False),
     run_dir: Path = typer.Option(None, "--run-dir", help="Run folder (default: runs/<experiment name>). Re-running resumes it."),
-    check: bool = typer.Option(False, "--check", help="Only validate the config and list the cells; run nothing."),
+    check: bool = typer.Option(False, "--check", help="Only validate the config and list the cells with what a run would do with each; run nothing."),
     report: bool = typer.Option(True, "--report/--no-report", help="Render the report at the end."),
     split: Optional[str] = typer.Option(None, "--split", help="test or dev: overrides eval.split (dev: choose settings on the dev slice; default run folder runs/<name>-dev)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (1 is faster when another process is busy on a small machine)."),
@@ -68,9 +68,12 @@ def run_command(
     missing = [str(path) for path in students_from if not (path / "cells").is_dir()]
     if missing:
         raise ConfigError([f"--students-from {path}: not a run folder (no cells/ in it)" for path in missing], source=str(config))
-    if check:
+    if check:  # what the run would do, and its refusals, with nothing computed or written
+        from cotdistill.experiments import Runner
+
+        plan = Runner(experiment, folder, replace=replace, students_from=students_from, evaluate_only=evaluate_only).plan(cells)
         for cell in cells:
-            console.print(f"  {cell.id}")
+            console.print(f"  {cell.id}: {plan[cell.id]}", markup=False, highlight=False, soft_wrap=True)
         return
     _quiet_loading_bars()
     summary = run_experiment(experiment, folder, only=only, replace=replace, students_from=students_from, report=report,

@@ -65,6 +65,7 @@ def eval_key(config: ExperimentConfig, cell: Cell) -> str:
 
 
 RUNNING_FILE = "running.json"
+DONE = "done"  # a cell's plan when its result is current
 
 
 def claim(folder: Path) -> int | None:
@@ -92,6 +93,16 @@ def claim(folder: Path) -> int | None:
                 continue
             return holder.get("pid", -1)
     return -1
+
+
+def holder(folder: Path) -> int | None:
+    """The pid of the live process that holds the cell, read without claiming it (None: nobody does)."""
+    import socket
+
+    held = read_json(folder / RUNNING_FILE)
+    if held is None or (held.get("host") == socket.gethostname() and not _alive(held.get("pid"))):
+        return None
+    return held.get("pid", -1)
 
 
 def release(folder: Path) -> None:
@@ -161,10 +172,8 @@ class Runner:
         check_output_folder(self.run_dir, "run folder")  # before any cell's compute, not at its first write
         summary = RunSummary(self.run_dir)
         cells = [c for c in self.config.cells() if only is None or only(c)]
-        self.refuse_silent_replacement(cells)
-        pending = [c for c in cells if not self.is_done(c)]
-        if self.evaluate_only:
-            self.refuse_training(pending)
+        plan = self.plan(cells)
+        pending = [c for c in cells if plan[c.id] != DONE]
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.run_dir / "config.json", _dump(self.config))  # after the refusals: a refused config is not the run's
         self.log_estimate(pending)
@@ -199,6 +208,25 @@ class Runner:
             summary.report = self.pipeline.report()
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def plan(self, cells: list[Cell]) -> dict[str, str]:
+        """What a run would do with each cell, read from the run folders alone (no compute); raises the
+        refusals a run would (a silent replacement, training under `evaluate_only`) before anything is written."""
+        self.refuse_silent_replacement(cells)
+        if self.evaluate_only:
+            self.refuse_training([c for c in cells if not self.is_done(c)])
+        return {c.id: self.cell_plan(c) for c in cells}
+
+    def cell_plan(self, cell: Cell) -> str:
+        if self.is_done(cell):
+            return DONE
+        if (pid := holder(self.cell_dir(cell))) is not None:
+            return f"left to process {pid}, which is running it"
+        if self.is_trained(cell):
+            return "evaluate its student, trained here"
+        if (source := self.trained_elsewhere(cell)) is not None:
+            return f"evaluate the student trained in {source}"
+        return "train, then evaluate"
 
     def refuse_silent_replacement(self, cells: list[Cell]) -> None:
         """A finished cell whose settings changed would be re-run and its result replaced: only when asked."""
