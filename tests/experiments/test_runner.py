@@ -230,8 +230,8 @@ def test_the_test_split_evaluates_the_students_trained_on_the_dev_run(tmp_path, 
 
     changed = {**config, "training": {**config["training"], "lr": 1e-3}}  # another student: trained, not reused
     Path("grid.yaml").write_text(yaml.safe_dump(changed))
-    for check in ([], ["--check"]):  # --check refuses as the run itself would
-        refused = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report", "--replace", "--evaluate-only", *check])
+    for flags in ([], ["--check"]):  # --check refuses as the run itself would
+        refused = CliRunner().invoke(app, ["run", "grid.yaml", "--no-report", "--replace", "--evaluate-only", *flags])
         assert refused.exit_code != 0 and "training" not in refused.output
         assert f"1 cells have no student trained with their settings here or in runs/tiny-grid-dev ({IDS[0]})" in str(refused.exception)
     assert json.loads(Path("runs/tiny-grid", cell, "eval.json").read_text())["eval_split"] == "test"  # nothing replaced
