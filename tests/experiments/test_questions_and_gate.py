@@ -157,7 +157,8 @@ def test_run_can_be_limited_to_some_cells_and_refuses_names_not_in_the_experimen
     result = CliRunner().invoke(app, ["run", str(path), "--check", "--split", "dev", "--task", "synth-coin-flip",
                                       "--strategy", "pst-b0", "--seed", "1", "--noise", "0.3", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0p3__seed1"]
+    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0p3__seed1:",
+                                          "train,", "then", "evaluate"]
     for wrong, name in ((["--task", "coin-flip"], "'coin-flip'"), (["--noise", "0.6"], "'0.6'")):
         result = CliRunner().invoke(app, ["run", str(path), "--check", *wrong])
         assert result.exit_code != 0 and f"{name} is not in the experiment" in str(result.exception or result.output)
