@@ -13,7 +13,6 @@ e.g. adaptive's think-first mode (thought_ce) against a pre-thinking student (lo
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -21,12 +20,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchResult  # noqa: E402
 
+from cotdistill.errors import CotdistillError  # noqa: E402
+from cotdistill.tasks.files import read_jsonl  # noqa: E402
+
 
 def read_curve(spec: str) -> tuple[str, list[float]]:
+    """(label, the column's value at each logged step); a CotdistillError naming what is wrong."""
     label, _, rest = spec.partition("=")
     folder, _, column = rest.rpartition(":")
-    rows = [json.loads(line) for line in (Path(folder) / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
-    return label, [row[column] for row in rows]
+    if not (label and folder and column):
+        raise CotdistillError(f"--curve {spec!r}: expected LABEL=MODEL_DIR:FIELD")
+    path = Path(folder) / "train_log.jsonl"
+    if not path.is_file():
+        raise CotdistillError(f"--curve {spec!r}: {path} not found; MODEL_DIR is a trained student's folder "
+                              "(a run's cells/<cell>/model)")
+    rows = read_jsonl(path)  # a malformed line: its DataError names the file and line
+    for number, row in rows:
+        if column not in row:
+            raise CotdistillError(f"{path}, line {number}: no field '{column}' (it has: {', '.join(row)})")
+    return label, [row[column] for _, row in rows]
 
 
 def main() -> None:
@@ -35,7 +47,10 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=8, help="Equal windows of steps to average over.")
     parser.add_argument("--name", default="train-curves")
     args = parser.parse_args()
-    curves = dict(read_curve(spec) for spec in args.curve)
+    try:
+        curves = dict(read_curve(spec) for spec in args.curve)
+    except CotdistillError as error:
+        parser.exit(2, f"error: {error}\n")
     steps = min(len(values) for values in curves.values())
     width = max(steps // args.windows, 1)
     result = BenchResult(args.name)
