@@ -210,6 +210,9 @@ def main() -> None:
             f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions. "
             "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", "",
             *decoding_note(rows)]
+    accelerators = sorted({s.accelerator for s in summaries if s.accelerator})
+    if accelerators:  # the header's machine is where this file was rendered, not where the students ran
+        body += [f"Students evaluated on {', '.join(accelerators)}; the machine above rendered this file.", ""]
     if stale:
         body += [f"Left out: {len(stale)} finished cells that ran with other settings than the run's config.json "
                  f"({', '.join(stale)}); `cotdistill run ... --replace` re-runs them.", ""]
