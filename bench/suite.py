@@ -8,6 +8,10 @@ T5-base 220M, GPT-3 ada 0.3B, vanilla and Fine-tune-CoT; they chose their epoch 
 
     .venv/bin/python bench/suite.py                                # runs/suite -> bench/results/suite.*
     .venv/bin/python bench/suite.py --run-dir runs/suite-dev --name suite-dev
+
+Several --run-dir render as one run: a grid split across processes (one per k, say, each with its own
+config) whose configs agree on the student, tasks, teacher, curation, training and evaluation; each
+cell is checked against its own run's config.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
 
-from cotdistill.errors import NoTeacherOutputs  # noqa: E402
+from cotdistill.errors import CotdistillError, NoTeacherOutputs  # noqa: E402
 from cotdistill.experiments import parse_config  # noqa: E402
 from cotdistill.experiments.pipeline import import_source, task_questions  # noqa: E402
 from cotdistill.reports import collect_rows  # noqa: E402
@@ -172,41 +176,68 @@ def volume_gains(mine) -> list[str]:
     return lines
 
 
-def keep_records(run_dir: Path, records: Path) -> int:
-    """Copy the run's config and its finished cells' cell.json and eval.json into `records` (replaced whole, so
-    a cell no longer in the run is not kept); the count of cells kept. Nothing when `records` is the run itself."""
-    if records.resolve() == run_dir.resolve():
+def keep_records(run_dirs: list[Path], records: Path) -> int:
+    """Copy each run's config and its finished cells' cell.json and eval.json into `records` (one run) or
+    `records/<run folder name>` (several), replaced whole so a cell no longer in a run is not kept; the count
+    of cells kept. Nothing when the runs are the records themselves (a re-render from a checkout)."""
+    if all(records.resolve() in (d.resolve(), d.resolve().parent) for d in run_dirs):
         return 0
     scratch = records.with_name(records.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
-    (scratch / "cells").mkdir(parents=True)
-    shutil.copy2(run_dir / "config.json", scratch / "config.json")
     kept = 0
-    for folder in sorted((run_dir / "cells").iterdir()):
-        if (folder / "eval.json").is_file():
-            (scratch / "cells" / folder.name).mkdir()
-            for name in ("cell.json", "eval.json"):
-                if (folder / name).is_file():
-                    shutil.copy2(folder / name, scratch / "cells" / folder.name / name)
-            kept += 1
+    for run_dir in run_dirs:
+        into = scratch if len(run_dirs) == 1 else scratch / run_dir.name
+        (into / "cells").mkdir(parents=True)
+        shutil.copy2(run_dir / "config.json", into / "config.json")
+        for folder in sorted((run_dir / "cells").iterdir()):
+            if (folder / "eval.json").is_file():
+                (into / "cells" / folder.name).mkdir()
+                for name in ("cell.json", "eval.json"):
+                    if (folder / name).is_file():
+                        shutil.copy2(folder / name, into / "cells" / folder.name / name)
+                kept += 1
     shutil.rmtree(records, ignore_errors=True)
     scratch.rename(records)  # whole or not at all: a half-copied folder would render as a smaller run
     return kept
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/suite"))
-    parser.add_argument("--name", default="suite", help="Result file name under bench/results/.")
-    args = parser.parse_args()
+SHARED_SETTINGS = ("student", "tasks", "teacher", "curation", "training", "eval", "data_seed")
+
+
+def read_runs(run_dirs: list[Path]):
+    """The first run's config (tasks, budget and split for the headings) and the rows of every run's cells that
+    are current to their own run's config, with the ids of those that are not."""
     import json
 
-    config = parse_config(json.loads((args.run_dir / "config.json").read_text()))
-    rows, stale = current_rows(config, collect_rows(args.run_dir))
+    configs = [parse_config(json.loads((d / "config.json").read_text())) for d in run_dirs]
+    for run_dir, config in zip(run_dirs[1:], configs[1:]):
+        differ = [name for name in SHARED_SETTINGS if getattr(config, name) != getattr(configs[0], name)]
+        if differ:
+            raise CotdistillError(f"{run_dir}/config.json differs from {run_dirs[0]}/config.json in {', '.join(differ)}; "
+                                  "only runs of one grid (differing in strategies, seeds, k or noise) render together")
+    rows, stale = [], []
+    for run_dir, config in zip(run_dirs, configs):
+        current, old = current_rows(config, collect_rows(run_dir))
+        rows, stale = rows + current, stale + old
+    return configs[0], rows, stale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, action="append", help="A run folder (default runs/suite); repeat "
+                        "for a grid run in parts (see above).")
+    parser.add_argument("--name", default="suite", help="Result file name under bench/results/.")
+    args = parser.parse_args()
+    run_dirs = args.run_dir or [Path("runs/suite")]
+    try:
+        config, rows, stale = read_runs(run_dirs)
+    except CotdistillError as error:
+        parser.exit(2, f"error: {error}\n")
     summaries = summarise_rows(rows)
     result = BenchResult(args.name)
     split = "test" if config.eval.split == "test" else "dev-slice"
-    body = [f"Run folder `{args.run_dir}` ({len([r for r in rows if r.get('status') == 'ok'])} finished cells, "
+    folders = ", ".join(f"`{d}`" for d in run_dirs)
+    body = [f"Run folder{'s' if len(run_dirs) > 1 else ''} {folders} ({len([r for r in rows if r.get('status') == 'ok'])} finished cells, "
             f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions. "
             "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", "",
             *decoding_note(rows)]
@@ -231,7 +262,7 @@ def main() -> None:
                                     "mean_generated_tokens": s.mean_generated_tokens, "mean_latency_s": s.mean_latency_s,
                                     "floors": s.floors, "teacher_accuracy": teacher})
     result.write("\n".join(body))
-    keep_records(args.run_dir, RESULTS / args.name / "run")
+    keep_records(run_dirs, RESULTS / args.name / "run")
 
 
 if __name__ == "__main__":
