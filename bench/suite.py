@@ -209,6 +209,8 @@ def read_runs(run_dirs: list[Path]):
     are current to their own run's config, with the ids of those that are not."""
     import json
 
+    if len({d.name for d in run_dirs}) < len(run_dirs):  # their records are kept by folder name
+        raise CotdistillError(f"--run-dir {' '.join(map(str, run_dirs))}: give each part a folder of its own name")
     configs = [parse_config(json.loads((d / "config.json").read_text())) for d in run_dirs]
     for run_dir, config in zip(run_dirs[1:], configs[1:]):
         differ = [name for name in SHARED_SETTINGS if getattr(config, name) != getattr(configs[0], name)]

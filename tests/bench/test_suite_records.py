@@ -71,3 +71,5 @@ def test_a_grid_run_in_parts_renders_as_one_and_parts_of_another_grid_are_refuse
                           log=lambda line: None, report=False).ok
     with pytest.raises(CotdistillError, match=r"longer/config.json differs from .* in training;"):
         suite.read_runs([parts[0], other])
+    with pytest.raises(CotdistillError, match="a folder of its own name"):
+        suite.read_runs([parts[0], parts[0]])  # the same part twice would count its cells twice
