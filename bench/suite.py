@@ -17,6 +17,7 @@ cell is checked against its own run's config.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -207,8 +208,6 @@ SHARED_SETTINGS = ("student", "tasks", "teacher", "curation", "training", "eval"
 def read_runs(run_dirs: list[Path]):
     """The first run's config (tasks, budget and split for the headings) and the rows of every run's cells that
     are current to their own run's config, with the ids of those that are not."""
-    import json
-
     if len({d.name for d in run_dirs}) < len(run_dirs):  # their records are kept by folder name
         raise CotdistillError(f"--run-dir {' '.join(map(str, run_dirs))}: give each part a folder of its own name")
     configs = [parse_config(json.loads((d / "config.json").read_text())) for d in run_dirs]
