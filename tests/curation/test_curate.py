@@ -62,10 +62,16 @@ def test_keep_all_and_the_label_trained_on(tmp_path):
     assert teacher["counts"]["kept"] == 6 and teacher["counts"]["dropped"]["parse_error"] == 1
     wrong = [e for e in _read(tmp_path / "t") if not e.meta["teacher_correct"]]
     assert sorted(e.answer for e in wrong) == ["12", "8"]  # the teacher's (wrong) answers
-    curate(tmp_path / "s.sqlite", tmp_path / "g", filter="all", label="gold")
+    # with the gold label nothing of the teacher's answer is used, so the unparsed sample is kept too (vanilla)
+    manifest = curate(tmp_path / "s.sqlite", tmp_path / "g", filter="all", label="gold")
+    assert manifest["counts"]["kept"] == 7 and manifest["counts"]["dropped"]["parse_error"] == 0
     gold = {e.id: e for e in _read(tmp_path / "g")}
     assert all(e.answer == e.meta["gold_answer"] for e in gold.values())
-    assert sorted(e.answer for e in gold.values() if not e.meta["teacher_correct"]) == ["7", "8"]
+    assert sorted(e.answer for e in gold.values() if e.meta["teacher_correct"] is False) == ["7", "8"]
+    unparsed = [e for e in gold.values() if e.meta["teacher_answer"] is None]
+    assert [(e.question, e.answer, e.rationales) for e in unparsed] == [(Q1.question, "7", ["I am not sure."])]
+    correct = curate(tmp_path / "s.sqlite", tmp_path / "c", filter="correct", label="gold")
+    assert correct["counts"]["dropped"]["parse_error"] == 1  # not known to be right
 
 
 def test_max_per_question_random_is_seeded(tmp_path):

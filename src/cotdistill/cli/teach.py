@@ -140,7 +140,7 @@ def curate_command(
     task: Optional[str] = typer.Option(None, help="Task (needed when the store holds several)."),
     split: str = typer.Option("train", help="Split to curate."),
     teacher_key: list[str] = typer.Option([], help="Only these teacher-config keys (or prefixes); repeatable."),
-    filter: str = typer.Option("correct", "--filter", help="correct: keep right answers only; all: keep every parsed sample."),
+    filter: str = typer.Option("correct", "--filter", help="correct: keep right answers only; all: keep every sample with a rationale (an unparsed answer only with --label gold)."),
     dedup: bool = typer.Option(False, help="Drop repeated rationales of the same question."),
     max_per_question: Optional[int] = typer.Option(None, min=1, help="Keep at most K rationales per question."),
     downsample: str = typer.Option("random", help="random, or diverse (one per MiniLM embedding cluster)."),

@@ -110,8 +110,13 @@ def _normalised(text: str) -> str:
 
 def _filter(samples: list[Sample], config: CurateConfig, drops: Counter) -> list[Sample]:
     survivors, seen = [], set()
+    # An unparsed answer matters only where the teacher's answer is used: to judge the sample (filter correct) or
+    # as the label. Keeping every rationale with the gold label is Fine-tune-CoT's vanilla baseline (answer-only on
+    # every question): StrategyQA's teacher answers 18% of its questions with neither yes nor no.
+    answer_needed = config.filter == "correct" or config.label == "teacher"
     for sample in samples:
-        if sample.parse_error or not sample.rationale or sample.answer is None:
+        unparsed = sample.parse_error is not None or sample.answer is None
+        if not sample.rationale or (unparsed and answer_needed):
             drops["parse_error"] += 1
         elif config.filter == "correct" and not sample.correct:
             drops["incorrect"] += 1
