@@ -80,3 +80,31 @@ def test_resumed_run_draws_exactly_what_an_uninterrupted_one_does(tmp_path):
     teach(_config(resumed, samples=5, error_rate=0.4), progress=False)  # indices 2..4 requested as one n=3 group
     expected, got = _texts(whole), _texts(resumed)
     assert len(expected) == 60 and got == expected
+
+
+def test_reuse_copies_this_teachers_samples_from_another_store(tmp_path):
+    small = tmp_path / "small.sqlite"
+    teach(_config(small, samples=2, limit=8), progress=False)
+    grown = teach(_config(tmp_path / "grown.sqlite", samples=3, limit=12, reuse=[small]), progress=False)
+    assert (grown.reused, grown.already_stored, grown.new_samples) == (16, 16, 36 - 16)
+    assert grown.requests == 12  # the 8 old questions asked for index 2 only, the 4 new ones for all three
+    with RationaleStore(small) as a, RationaleStore(tmp_path / "grown.sqlite") as b:
+        old = {(s.qid, s.sample_index): s.raw for s in a.samples()}
+        copied = {(s.qid, s.sample_index): s.raw for s in b.samples() if (s.qid, s.sample_index) in old}
+    assert copied == old
+    other_teacher = teach(_config(tmp_path / "noisy.sqlite", samples=2, limit=8, error_rate=0.5, reuse=[small]), progress=False)
+    assert (other_teacher.reused, other_teacher.new_samples) == (0, 16)
+
+
+def test_reuse_skips_an_id_that_names_another_question(tmp_path):
+    import sqlite3
+
+    small = tmp_path / "small.sqlite"
+    teach(_config(small, samples=1, limit=4), progress=False)
+    with sqlite3.connect(small) as db:  # as a generated task at another size might: same id, other question
+        qid, record = db.execute("SELECT qid, record FROM questions ORDER BY qid LIMIT 1").fetchone()
+        db.execute("UPDATE questions SET record = ? WHERE qid = ?", (record.replace('"question":"', '"question":"Not '), qid))
+    again = teach(_config(tmp_path / "again.sqlite", samples=1, limit=4, reuse=[small]), progress=False)
+    assert (again.reused, again.new_samples) == (3, 1)
+    with pytest.raises(ValueError, match="--reuse .*missing.sqlite: no such store"):
+        _config(tmp_path / "x.sqlite", reuse=[tmp_path / "missing.sqlite"])

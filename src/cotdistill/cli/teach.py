@@ -75,6 +75,7 @@ def teach_command(
     batch_size: int = typer.Option(8, min=1, help="Prompts per generate() call (hf, vllm)."),
     error_rate: float = typer.Option(0.0, min=0.0, max=1.0, help="reference teacher: chance of a wrong worked solution."),
     seed: int = typer.Option(0, help="Base seed for per-sample seeds."),
+    reuse: list[Path] = typer.Option([], help="Another store whose samples of this same teacher and question are copied in first, not requested again (repeatable)."),
     data_dir: Optional[Path] = typer.Option(None, help="Real data folder (default $COTDISTILL_DATA)."),
     task_option: list[str] = typer.Option([], help="Extra task option NAME=VALUE (e.g. size=200), repeatable."),
     quiet: bool = typer.Option(False, help="No progress bar."),
@@ -94,7 +95,7 @@ def teach_command(
         params=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens), prompt=prompt,
         exemplars=exemplars, exemplar_key=exemplar_key, limit=limit, shard=shard, concurrency=concurrency,
         seed=seed, task_options=options, base_url=base_url, endpoint=endpoint, api_key_env=api_key_env, rpm=rpm,
-        tpm=tpm, timeout_s=timeout, max_retries=max_retries, batch_size=batch_size, error_rate=error_rate,
+        tpm=tpm, timeout_s=timeout, max_retries=max_retries, batch_size=batch_size, error_rate=error_rate, reuse=reuse,
     )
     summary = teach(config, data_dir=data_dir, progress=not quiet)
     if json_summary:

@@ -85,10 +85,11 @@ def import_source(settings: dict[str, Any], task: TaskSpec) -> Path:
         return path
 
 
-def teach_config(config: ExperimentConfig, task: TaskSpec, store: Path):
+def teach_config(config: ExperimentConfig, task: TaskSpec, store: Path, reuse: list[Path] = ()):
     from cotdistill.teachers import TeachConfig
 
     return TeachConfig.model_validate({
+        "reuse": list(reuse),
         **teacher_settings(config, task),
         "task": task.name,
         "split": task.train_split,
@@ -187,9 +188,14 @@ class Pipeline:
     def _sample(self, task: TaskSpec, store: Path, train: list) -> dict:
         from cotdistill.teachers import teach
 
-        teach_settings = teach_config(self.config, task, store)
+        # The folder is keyed by the grid's largest k and its questions, so a grown grid starts a new store: the
+        # samples of this teacher already paid for in the run's other stores of the task are copied in first.
+        earlier = sorted(path for path in (self.run_dir / "teacher").glob(f"{task.slug}-*/store.sqlite") if path != store)
+        teach_settings = teach_config(self.config, task, store, reuse=earlier)
         self.log(f"  teacher: sampling {teach_settings.samples} per question for {task.name} ({teach_settings.teacher})")
         summary = teach(teach_settings, records=train, data_dir=task.data_dir, progress=False)
+        if summary.reused:
+            self.log(f"  teacher: {summary.reused} samples copied from this run's earlier stores, {summary.new_samples} new")
         if summary.failed_samples:
             raise RuntimeError(f"teacher: {summary.failed_samples} samples failed for {task.name}; re-run to retry them")
         return summary.as_dict()

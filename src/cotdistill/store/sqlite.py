@@ -156,6 +156,11 @@ def _sample_from_row(row: sqlite3.Row) -> Sample:
     )
 
 
+def same_question(a: Record, b: Record) -> bool:
+    """One question under one id: text, choices and gold answer (its samples are filed by the id)."""
+    return (a.question, a.choices, a.answer, a.answer_type) == (b.question, b.choices, b.answer, b.answer_type)
+
+
 def _require_existing_store(path: Path) -> None:
     from cotdistill.errors import DataError
 
@@ -240,8 +245,7 @@ class RationaleStore:
             old = stored.get(record.id)
             if old is None:
                 continue
-            mine = (record.question, record.choices, record.answer, record.answer_type)
-            if (old.question, old.choices, old.answer, old.answer_type) != mine:
+            if not same_question(old, record):
                 raise CotdistillError(
                     f"{self.path}: question id {record.id!r} of {task}/{split} is already stored for another question "
                     f"({old.question[:60]!r}, answer {old.answer!r}; now {record.question[:60]!r}, answer {record.answer!r}). "

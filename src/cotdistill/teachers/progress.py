@@ -73,7 +73,7 @@ def print_summary(summary, console: Console | None = None) -> None:
     rows = [
         ("questions", f"{summary.questions}"),
         ("samples wanted", f"{summary.samples_target}"),
-        ("already stored", f"{summary.already_stored}"),
+        ("already stored", f"{summary.already_stored}" + (f" ({summary.reused} copied from --reuse)" if summary.reused else "")),
         ("new samples", f"{summary.new_samples} ({summary.parse_errors} unparsed)"),
         ("failed (re-run to retry)", f"{summary.failed_samples}"),
         ("teacher accuracy", "n/a" if accuracy is None else f"{accuracy:.1%} of {summary.stored_total} stored"),

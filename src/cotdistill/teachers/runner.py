@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cotdistill.errors import CotdistillError
 from cotdistill.records import Record
 from cotdistill.store import RationaleStore, Sample, TeacherConfig
+from cotdistill.store.sqlite import same_question
 from cotdistill.teachers.base import Backend, Completion, Request, SamplingParams, TeacherError
 from cotdistill.teachers.parsing import parse_completion
 from cotdistill.teachers.prompts import PROMPT_STYLES, PromptStyle, ZeroShotCoT, answer_trigger, get_prompt_style
@@ -64,6 +65,9 @@ class TeachConfig(BaseModel):
     shard: str | None = Field(None, description="'i/n': sample only the i-th (0-based) of n question ranges.")
     concurrency: int | None = Field(None, ge=1, description="Most requests in flight (default: the backend's).")
     seed: int = Field(0, description="Base seed; each sample's seed derives from it, the question and index.")
+    reuse: list[Path] = Field(default_factory=list, description="Other stores whose samples of this very teacher "
+                              "(same config key, same question text) are copied in before any request: a grown "
+                              "grid pays only for what is new.")
     task_options: dict[str, Any] = Field(default_factory=dict, description="Extra load_task options (size, seed).")
     # OpenAI-compatible servers
     base_url: str | None = Field(None, description="Server URL, e.g. http://127.0.0.1:8080/v1.")
@@ -92,6 +96,8 @@ class TeachConfig(BaseModel):
             problems.append("--teacher openai needs --base-url URL (a local server) or --api-key-env NAME (the OpenAI API)")
         if self.error_rate and self.teacher != "reference":
             problems.append("--error-rate applies only to --teacher reference")
+        problems += [f"--reuse {path}: no such store (a rationale store written by teach, import or run)"
+                     for path in self.reuse if not Path(path).is_file()]
         try:
             parse_shard(self.shard)
         except CotdistillError as error:
@@ -109,6 +115,7 @@ class TeachSummary:
     questions: int
     samples_target: int
     already_stored: int
+    reused: int = 0  # of already_stored: copied from the stores in TeachConfig.reuse
     new_samples: int = 0
     failed_samples: int = 0
     parse_errors: int = 0
@@ -240,6 +247,7 @@ class _Run:
         started = time.perf_counter()
         self.store.register_config(self.teacher)
         self.store.add_questions(self.config.task, self.config.split, self.records)
+        reused = self._reuse_stored()
         stored = self.store.stored_indices(self.key)
         jobs = []
         for record in self.records:
@@ -249,7 +257,8 @@ class _Run:
                 jobs.append((record, missing))
         target = len(self.records) * self.config.samples
         missing_total = sum(len(m) for _, m in jobs)
-        self.summary = TeachSummary(self.key, len(self.records), target, target - missing_total, synthetic=self.backend.synthetic)
+        self.summary = TeachSummary(self.key, len(self.records), target, target - missing_total, reused=reused,
+                                    synthetic=self.backend.synthetic)
         from cotdistill.teachers.progress import SamplingProgress
 
         self.progress = SamplingProgress(missing_total, enabled=self.show_progress, label=f"{self.config.task} {self.backend.name}:{self.config.model}")
@@ -265,6 +274,23 @@ class _Run:
         self._count_stored()
         self.summary.wall_s = time.perf_counter() - started
         return self.summary
+
+    def _reuse_stored(self) -> int:
+        """Copy this teacher's samples of these questions (indices below `samples`) from the reuse stores.
+
+        A sample counts only where the other store holds the same question under the same id: ids of
+        generated tasks can name other questions at another size or seed."""
+        wanted = {record.id: record for record in self.records}
+        copied = 0
+        for path in self.config.reuse:
+            if Path(path).resolve() == Path(self.config.store).resolve():
+                continue
+            with RationaleStore(path, create=False) as other:
+                same = {qid for qid, record in other.questions(self.config.task, self.config.split).items()
+                        if qid in wanted and same_question(wanted[qid], record)}
+                copied += self.store.add_samples(sample for sample in other.samples([self.key])
+                                                 if sample.qid in same and sample.sample_index < self.config.samples)
+        return copied
 
     async def _run_jobs(self, jobs: list[tuple[Record, list[int]]]) -> None:
         tasks = [asyncio.create_task(self._sample_question(record, missing)) for record, missing in jobs]
