@@ -26,7 +26,7 @@ from cotdistill.reports.aggregate import Summary, compare  # noqa: E402
 
 TASKS = ("coin-flip", "last-letters", "shuffled-objects", "multiarith", "svamp-zs", "strategyqa")
 # Every test-split result of the suite's yaml files; "+" joins the parts of one grid (one budget) rendered apart.
-SUITE_RESULTS = ["suite+suite-pst+suite-prefix-seed1", "suite-8epochs", "suite-20epochs", "suite-vanilla",
+SUITE_RESULTS = ["suite+suite-pst+suite-prefix-seed1+suite-coinflip-prefix-seed1", "suite-8epochs", "suite-20epochs", "suite-vanilla",
                  "suite-selfconsistency", "suite-prefix", "suite-ablation", "suite-robustness", "suite-robustness-seed1",
                  "suite-adaptive", "suite-adaptive-r0", "suite-scotd", "suite-scotd-gpu-2ep"]
 
