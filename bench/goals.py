@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
-from suite import PUBLISHED  # noqa: E402
+from suite import PUBLISHED, pst_and_pre_thinking, volume_pairs  # noqa: E402
 
-from cotdistill.reports.aggregate import Summary, compare  # noqa: E402
+from cotdistill.reports.aggregate import Summary, compare, ordered  # noqa: E402
 
 TASKS = ("coin-flip", "last-letters", "shuffled-objects", "multiarith", "svamp-zs", "strategyqa")
 # Every test-split result of the suite's yaml files; "+" joins the parts of one grid (one budget) rendered apart.
@@ -57,10 +57,9 @@ def task_goals(task: str, files: dict[str, list[Summary]]) -> dict:
     top_name, top = max(clean, key=by_accuracy) if clean else (None, None)
     duels = []
     for name, summaries in files.items():
-        pair = {s.strategy: s for s in summaries if s.task == task and not s.noise and s.samples_per_question == 1
-                and s.strategy in ("pst", "pre-thinking")}
-        if len(pair) == 2:
-            duels.append((name, pair["pst"], pair["pre-thinking"]))
+        pair = pst_and_pre_thinking([s for s in summaries if s.task == task and not s.noise and s.samples_per_question == 1])
+        if pair:
+            duels.append((name, *pair))
     testable = [(name, pst, pre) for name, pst, pre in duels if pst.learnt and pre.learnt]
     holds = [name for name, pst, pre in testable if pst.accuracy >= pre.accuracy]
     gpt2, t5 = (PUBLISHED[who].get(task, (None, None))[1] for who in ("GPT-2 124M", "T5-base 220M"))
@@ -80,13 +79,11 @@ def scotd_lines(files: dict[str, list[Summary]]) -> tuple[list[str], bool]:
     """k = 10 against k = 1 for each strategy of each file that has both."""
     lines, met = [], False
     for name, summaries in files.items():
-        by_k = {(s.task, s.strategy, s.samples_per_question): s for s in summaries if not s.noise}
-        for (task, strategy, k), ten in by_k.items():
-            one = by_k.get((task, strategy, 1))
-            if k == 10 and one is not None:
-                verdict = compare(ten, one, names=("k = 10", "k = 1"))
-                lines.append(f"- {name}, {task}, {strategy}: {verdict}")
-                met |= bool(ten.learnt and one.learnt and ten.ci_low > one.ci_high)
+        for task in ordered(s.task for s in summaries):
+            for strategy, ten, one in volume_pairs([s for s in summaries if s.task == task]):
+                if (ten.samples_per_question, one.samples_per_question) == (10, 1):
+                    lines.append(f"- {name}, {task}, {strategy}: {compare(ten, one, names=('k = 10', 'k = 1'))}")
+                    met |= bool(ten.learnt and one.learnt and ten.ci_low > one.ci_high)
     return lines, met
 
 

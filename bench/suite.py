@@ -135,11 +135,17 @@ def goal_lines(config, summaries) -> list[str]:
         floor = (best.floors or {}).get("best_constant_accuracy")
         margin = f"{100 * (best.accuracy - floor):+.1f}" if floor is not None else "?"
         gpt2, t5 = (PUBLISHED[who].get(task.name, (None, None))[1] for who in ("GPT-2 124M", "T5-base 220M"))
-        versus = {s.strategy: s for s in mine if s.strategy in ("pst", "pre-thinking")}
-        duel = compare(versus["pst"], versus["pre-thinking"]) if len(versus) == 2 else "not run"
+        pair = pst_and_pre_thinking(mine)
+        duel = compare(*pair) if pair else "not run"
         lines.append(f"| {task.name} | {best.strategy} {100 * best.accuracy:.1f} | {margin} | "
                      f"{'' if gpt2 is None else f'{gpt2:.1f}'} | {'' if t5 is None else f'{t5:.1f}'} | {duel} |")
     return lines + ["", "Points; the published students on the test split whatever this file's split is.", ""]
+
+
+def pst_and_pre_thinking(mine) -> tuple | None:
+    """(pst, pre-thinking) among one task's clean summaries, None unless both ran."""
+    versus = {s.strategy: s for s in mine if s.strategy in ("pst", "pre-thinking")}
+    return (versus["pst"], versus["pre-thinking"]) if len(versus) == 2 else None
 
 
 def slice_label(s, strategy: bool = True, k: bool = False) -> str:
@@ -165,16 +171,19 @@ def noise_drops(mine) -> list[str]:
     return lines
 
 
-def volume_gains(mine) -> list[str]:
-    """Per strategy with several rationales per question (SCoTD), on clean data: the most against the fewest."""
-    lines = []
+def volume_pairs(mine) -> list[tuple]:
+    """Per strategy with several rationales per question (SCoTD), on clean data: (strategy, the most, the fewest)."""
+    pairs = []
     for strategy in ordered(s.strategy for s in mine):
         ks = sorted((s for s in mine if s.strategy == strategy and not s.noise), key=lambda s: s.samples_per_question)
         if len(ks) > 1:
-            most, fewest = ks[-1], ks[0]
-            names = (f"k = {most.samples_per_question}", f"k = {fewest.samples_per_question}")
-            lines.append(f"{strategy}: {compare(most, fewest, names)}")
-    return lines
+            pairs.append((strategy, ks[-1], ks[0]))
+    return pairs
+
+
+def volume_gains(mine) -> list[str]:
+    return [f"{strategy}: {compare(most, fewest, (f'k = {most.samples_per_question}', f'k = {fewest.samples_per_question}'))}"
+            for strategy, most, fewest in volume_pairs(mine)]
 
 
 def keep_records(run_dirs: list[Path], records: Path) -> int:

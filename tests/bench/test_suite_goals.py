@@ -3,13 +3,17 @@ and pst against pre-thinking only where both learnt."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from cotdistill.reports.aggregate import Summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import goals  # noqa: E402
 import suite  # noqa: E402
 
 FLOORS = {"best_constant_accuracy": 0.55, "best_constant_ci95": [0.47, 0.63]}
@@ -38,13 +42,6 @@ def test_goal_table_measures_the_best_clean_student_and_compares_pst_only_where_
                                   "pst vs pre-thinking: +3.0 points (higher, intervals overlap)"]
     assert table["last-letters"][:2] == ["pre-thinking 80.0", "+25.0"]
     assert table["last-letters"][4] == "pst vs pre-thinking: not testable (pst did not learn)"
-
-
-import json  # noqa: E402
-
-import pytest  # noqa: E402
-
-import goals  # noqa: E402
 
 
 def result_file(folder: Path, name: str, rows: list[tuple], split: str = "test") -> Path:
