@@ -149,17 +149,18 @@ def test_run_can_be_limited_to_some_cells_and_refuses_names_not_in_the_experimen
 
     from cotdistill.cli import app
 
-    config = {"name": "grid", "student": "tiny-llama", "seeds": [0, 1], "noise": [0.0, 0.3],
+    config = {"name": "grid", "student": "tiny-llama", "seeds": [0, 1], "noise": [0.0, 0.3], "samples_per_question": [1, 2],
               "tasks": [{"name": "synth-coin-flip", "dev_size": 4}, {"name": "synth-last-letters", "dev_size": 4}],
               "strategies": ["answer-only", {"name": "pst", "label": "pst-b0", "options": {"rationale_weight": 0}}]}
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(app, ["run", str(path), "--check", "--split", "dev", "--task", "synth-coin-flip",
-                                      "--strategy", "pst-b0", "--seed", "1", "--noise", "0.3", "--run-dir", str(tmp_path / "run")])
+                                      "--strategy", "pst-b0", "--seed", "1", "--noise", "0.3", "--samples", "2",
+                                      "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k1__noise0p3__seed1:",
+    assert result.output.split()[1:] == ["1", "cells", "->", str(tmp_path / "run"), "synth-coin-flip__pst-b0__k2__noise0p3__seed1:",
                                           "train,", "then", "evaluate"]
-    for wrong, name in ((["--task", "coin-flip"], "'coin-flip'"), (["--noise", "0.6"], "'0.6'")):
+    for wrong, name in ((["--task", "coin-flip"], "'coin-flip'"), (["--noise", "0.6"], "'0.6'"), (["--samples", "10"], "'10'")):
         result = CliRunner().invoke(app, ["run", str(path), "--check", *wrong])
         assert result.exit_code != 0 and f"{name} is not in the experiment" in str(result.exception or result.output)
 

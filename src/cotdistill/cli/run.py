@@ -20,6 +20,8 @@ def run_command(
                                        "strategy's name) picks that one, another name all its labelled variants (repeatable)."),
     seed: list[int] = typer.Option([], "--seed", help="Run only this seed's cells (repeatable)."),
     noise: list[float] = typer.Option([], "--noise", help="Run only this noise level's cells (repeatable)."),
+    samples: list[int] = typer.Option([], "--samples", help="Run only the cells that keep this many teacher rationales per "
+                                      "question, a value of samples_per_question (repeatable)."),
     replace: bool = typer.Option(False, "--replace", help="Re-run finished cells whose settings changed (their results are replaced)."),
     students_from: list[Path] = typer.Option([], "--students-from", help="Run folder whose students, trained with a cell's exact settings, that cell evaluates instead of training its own (repeatable; a test-split run uses runs/<name>-dev by default)."),
     evaluate_only: bool = typer.Option(False, "--evaluate-only", help="Train nothing: fail before any compute if a cell has no "
@@ -50,14 +52,17 @@ def run_command(
     unknown = [t for t in task if t not in {t.name for t in experiment.tasks}]
     unknown += [s for s in strategy if s not in {x for spec in experiment.strategies for x in (spec.id, spec.name)}]
     unknown += [str(n) for n in noise if n not in experiment.noise]
+    unknown += [str(k) for k in samples if k not in experiment.samples_per_question]
     if unknown:
-        raise ConfigError([f"--task/--strategy/--noise {name!r} is not in the experiment" for name in unknown], source=str(config))
+        raise ConfigError([f"--task/--strategy/--noise/--samples {name!r} is not in the experiment" for name in unknown],
+                          source=str(config))
 
     # `pst` beside `{name: pst, label: pst-b0}` means the plain pst: a name selects by name only where no label is it
     ids = {spec.id for spec in experiment.strategies}
 
     def only(cell) -> bool:
         return ((not task or cell.task.name in task) and (not seed or cell.seed in seed) and (not noise or cell.noise in noise)
+                and (not samples or cell.samples_per_question in samples)
                 and (not strategy or cell.strategy.id in strategy or cell.strategy.name in set(strategy) - ids))
 
     cells = [c for c in experiment.cells() if only(c)]
