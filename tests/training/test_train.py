@@ -154,6 +154,33 @@ def test_resumed_run_matches_uninterrupted(curated, tiny_llama, tmp_path, caplog
     assert "Removed shared tensor" not in caplog.text
 
 
+def test_a_checkpoint_cut_short_or_copied_in_part_is_not_resumed_from(curated, tiny_llama, tmp_path, capfd):
+    config = load_config(data=curated, strategy="pre-thinking", student="tiny-llama", out=tmp_path / "run",
+                         lora=True, lora_r=4, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip
+    out = train(config)
+    log = out / "train_log.jsonl"
+    uninterrupted = [json.loads(line) for line in log.read_text().splitlines()]
+    weights = out / "checkpoints" / "step-4" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # as a transfer with a size limit leaves it
+    (out / "cotdistill.json").unlink()
+    capfd.readouterr()
+    train(config.model_copy(update={"resume": True}))
+    printed = capfd.readouterr().out
+    assert f"not resuming from {out / 'checkpoints' / 'step-4'}" in printed and "resumed from" in printed
+    assert "step-2 (step 2 of 4)" in printed
+    resumed = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["loss"] for r in resumed] == pytest.approx([r["loss"] for r in uninterrupted], abs=1e-6)
+    # with no checkpoint whole, training starts again from step 1, its log too (no lines of the first attempt)
+    for folder in (out / "checkpoints").glob("step-*"):
+        (folder / "optimizer.bin").unlink()
+    (out / "cotdistill.json").unlink()
+    train(config.model_copy(update={"resume": True}))
+    assert "resumed from" not in capfd.readouterr().out
+    again = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in again] == [1, 2, 3, 4]
+    assert [r["loss"] for r in again] == pytest.approx([r["loss"] for r in uninterrupted], abs=1e-6)
+
+
 def test_prefix_trains_both_tasks_in_every_step(curated, tiny_llama, tmp_path):
     """Distilling step-by-step's loss a * CE(label) + (1 - a) * CE(rationale) on the same questions each step.
 

@@ -15,12 +15,28 @@ def checkpoint_root(out: Path) -> Path:
 
 
 def list_checkpoints(out: Path) -> list[Path]:
-    """Complete checkpoints (their state file written last), oldest first."""
+    """Complete checkpoints, oldest first."""
+    return [folder for folder in _step_folders(out) if is_complete(folder)]
+
+
+def incomplete_checkpoints(out: Path) -> list[Path]:
+    """Checkpoints interrupted while saving, or copied in part from another machine."""
+    return [folder for folder in _step_folders(out) if not is_complete(folder)]
+
+
+def is_complete(folder: Path) -> bool:
+    """Its state file is written last and lists every other file with its size (older ones list none)."""
+    try:
+        files = json.loads((folder / STATE_FILE).read_text()).get("files", {})
+    except (OSError, ValueError):
+        return False
+    return all((folder / name).is_file() and (folder / name).stat().st_size == size for name, size in files.items())
+
+
+def _step_folders(out: Path) -> list[Path]:
     root = checkpoint_root(out)
-    if not root.is_dir():
-        return []
-    found = [p for p in root.glob("step-*") if (p / STATE_FILE).is_file()]
-    return sorted(found, key=checkpoint_step)
+    found = root.glob("step-*") if root.is_dir() else []
+    return sorted((folder for folder in found if folder.name[len("step-"):].isdigit()), key=checkpoint_step)
 
 
 def checkpoint_step(folder: Path) -> int:
@@ -37,9 +53,11 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -
     # accelerate's "Removed shared tensor" warning at every checkpoint is nothing a user can act on.
     with dropped_log_message("accelerate.utils.other", "Removed shared tensor"):
         accelerator.save_state(str(folder))
+    accelerator.wait_for_everyone()  # every process's random state is written before the state file lists it
     if accelerator.is_main_process:
+        files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
         tmp = folder / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps({**state, "step": step}, indent=1))
+        tmp.write_text(json.dumps({**state, "step": step, "files": files}, indent=1))
         os.replace(tmp, folder / STATE_FILE)
         for old in list_checkpoints(out)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

@@ -188,14 +188,17 @@ def train_student(config: TrainConfig) -> Path:
 
     step, tokens_total = 0, 0
     if config.resume:
+        for folder in ckpt.incomplete_checkpoints(out):
+            accelerator.print(f"not resuming from {folder}: a file of it is missing or cut short (interrupted while "
+                              "saving, or copied in part)")
         found = ckpt.list_checkpoints(out)
         if found:
             saved = ckpt.load_checkpoint(accelerator, found[-1])
             step, tokens_total = saved["step"], saved.get("tokens", 0)
             started -= saved.get("wall_s", 0.0)  # wall_s counts the training before the interruption too
-            if accelerator.is_main_process:
-                _truncate_log(out / LOG_FILE, step)
             accelerator.print(f"resumed from {found[-1]} (step {step} of {total_steps})")
+        if accelerator.is_main_process:
+            _truncate_log(out / LOG_FILE, step)  # from step 0 where no checkpoint can be resumed from
 
     trackers = list(config.report_to)
     if trackers:
