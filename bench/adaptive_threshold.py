@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
 
 from cotdistill.evaluation import EvalOptions, evaluate  # noqa: E402
-from cotdistill.experiments import parse_config  # noqa: E402
+from cotdistill.experiments import run_config  # noqa: E402
 from cotdistill.experiments.pipeline import task_questions  # noqa: E402
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--name", default="adaptive-threshold-dev")
     args = parser.parse_args()
 
-    config = parse_config(json.loads((args.run_dir / "config.json").read_text()))
+    config = run_config(args.run_dir)
     result = BenchResult(args.name)
     out = RESULTS / args.name
     out.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, BenchResult  # noqa: E402
 
 from cotdistill.errors import CotdistillError, NoTeacherOutputs  # noqa: E402
-from cotdistill.experiments import parse_config  # noqa: E402
+from cotdistill.experiments import run_config  # noqa: E402
 from cotdistill.experiments.pipeline import import_source, task_questions  # noqa: E402
 from cotdistill.reports import collect_rows  # noqa: E402
 from cotdistill.reports.aggregate import compare, ordered, summarise_rows  # noqa: E402
@@ -219,7 +219,7 @@ def read_runs(run_dirs: list[Path]):
     are current to their own run's config, with the ids of those that are not."""
     if len({d.name for d in run_dirs}) < len(run_dirs):  # their records are kept by folder name
         raise CotdistillError(f"--run-dir {' '.join(map(str, run_dirs))}: give each part a folder of its own name")
-    configs = [parse_config(json.loads((d / "config.json").read_text())) for d in run_dirs]
+    configs = [run_config(d) for d in run_dirs]
     for run_dir, config in zip(run_dirs[1:], configs[1:]):
         differ = [name for name in SHARED_SETTINGS if getattr(config, name) != getattr(configs[0], name)]
         if differ:

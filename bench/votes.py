@@ -13,7 +13,6 @@ Reads each cell's eval.predictions.jsonl (every sampled answer per question) and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchResult, cell_predictions  # noqa: E402
 
 from cotdistill.answers import is_correct  # noqa: E402
-from cotdistill.experiments import parse_config  # noqa: E402
+from cotdistill.experiments import run_config  # noqa: E402
 from cotdistill.experiments.pipeline import task_questions  # noqa: E402
 from cotdistill.tasks.files import read_jsonl  # noqa: E402
 
@@ -45,7 +44,7 @@ def main() -> None:
     parser.add_argument("--name", default="votes-dev")
     args = parser.parse_args()
 
-    config = parse_config(json.loads((args.run_dir / "config.json").read_text()))
+    config = run_config(args.run_dir)
     records = {r.id: r for task in config.tasks
                for r in task_questions(task, config.data_seed).evaluated(config.eval.split)}
     k, temperature = config.eval.self_consistency, config.eval.temperature

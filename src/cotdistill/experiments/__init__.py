@@ -4,7 +4,7 @@
     summary = run_experiment(load_config("examples/quickstart.yaml"), "runs/quickstart")
 """
 
-from cotdistill.experiments.config import Cell, ExperimentConfig, load_config, parse_config
+from cotdistill.experiments.config import Cell, ExperimentConfig, load_config, parse_config, run_config
 from cotdistill.experiments.runner import Runner, RunSummary, run_experiment
 
-__all__ = ["Cell", "ExperimentConfig", "RunSummary", "Runner", "load_config", "parse_config", "run_experiment"]
+__all__ = ["Cell", "ExperimentConfig", "RunSummary", "Runner", "load_config", "parse_config", "run_config", "run_experiment"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -172,6 +173,14 @@ def load_config(path: str | Path) -> ExperimentConfig:
     if not isinstance(data, dict):
         raise ConfigError(["the top level must be a mapping of settings (name:, tasks:, strategies:, ...)"], source=str(path))
     return parse_config(data, source=str(path))
+
+
+def run_config(run_dir: str | Path) -> ExperimentConfig:
+    """The validated config a run folder was started with (the runner writes it as config.json)."""
+    from cotdistill.files import read_text
+
+    path = Path(run_dir) / "config.json"
+    return parse_config(json.loads(read_text(path)), source=str(path))
 
 
 def parse_config(data: dict, source: str = "config") -> ExperimentConfig:
