@@ -133,11 +133,18 @@ class FakeEncoder:
         return torch.tensor([[float(len(t)), 1.0] for t in texts])
 
 
-def test_resumed_run_matches_uninterrupted(curated, tiny_llama, tmp_path, caplog):
+@pytest.mark.parametrize("lora", [True, False], ids=["lora", "full"])
+def test_resumed_run_matches_uninterrupted(lora, curated, tiny_llama, tmp_path, caplog):
+    from safetensors import safe_open
+
     config = load_config(data=curated, strategy="post-thinking", student="tiny-llama", out=tmp_path / "run",
-                         lora=True, lora_r=4, lora_dropout=0.1, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip
+                         lora=lora, lora_r=4, lora_dropout=0.1, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip
     out = train(config)
     uninterrupted = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    with safe_open(str(out / "checkpoints" / "step-2" / "model.safetensors"), framework="pt") as saved:
+        names = set(saved.keys())
+    # what training changes, and only that: under LoRA the adapter, not the frozen base
+    assert names and all(("lora_" in name) == lora for name in names)
     # Interrupt after step 2: drop everything written later, as a crash would have.
     shutil.rmtree(out / "checkpoints" / "step-4")
     (out / "cotdistill.json").unlink()
@@ -179,6 +186,26 @@ def test_a_checkpoint_cut_short_or_copied_in_part_is_not_resumed_from(curated, t
     again = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in again] == [1, 2, 3, 4]
     assert [r["loss"] for r in again] == pytest.approx([r["loss"] for r in uninterrupted], abs=1e-6)
+
+
+def test_a_checkpoint_without_the_students_trained_weights_is_refused(curated, tiny_llama, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from cotdistill.training.loop import TrainingError
+
+    config = load_config(data=curated, strategy="pre-thinking", student="tiny-llama", out=tmp_path / "run",
+                         lora=True, lora_r=4, max_steps=2, save_every=2, lr=1e-3, **FAST)  # fmt: skip
+    out = train(config)
+    (out / "cotdistill.json").unlink()
+    folder = out / "checkpoints" / "step-2"
+    weights = load_file(folder / "model.safetensors")
+    lost = sorted(weights)[0]
+    save_file({name: w for name, w in weights.items() if name != lost}, folder / "model.safetensors")
+    state = json.loads((folder / "trainer_state.json").read_text())
+    del state["files"]  # as checkpoints were written before they listed their files
+    (folder / "trainer_state.json").write_text(json.dumps(state))
+    with pytest.raises(TrainingError, match=f"lacks 1 trained weights of this student \\(e.g. {lost}\\)"):
+        train(config.model_copy(update={"resume": True}))
 
 
 def test_prefix_trains_both_tasks_in_every_step(curated, tiny_llama, tmp_path):

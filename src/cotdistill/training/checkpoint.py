@@ -1,4 +1,8 @@
-"""Checkpoints: accelerate's full state (model, head, optimizer, scheduler, RNG) plus our step counter."""
+"""Checkpoints: accelerate's state (the trained weights, head, optimizer, scheduler, RNG) plus our step counter.
+
+Only the weights training changes are saved: under LoRA the adapter, not the frozen base model (about 20 MB
+of SmolLM2-135M's 570), which a resumed run loads from the student itself.
+"""
 
 from __future__ import annotations
 
@@ -46,13 +50,12 @@ def checkpoint_step(folder: Path) -> int:
 
 def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -> Path:
     """Save everything needed to continue after `step` optimizer steps; keep the newest `keep`."""
-    from cotdistill.training.modeling import dropped_log_message
-
     folder = checkpoint_root(out) / f"step-{step}"
-    # A tied output head (SmolLM2's lm_head is its embedding) is saved once and re-tied on loading, so
-    # accelerate's "Removed shared tensor" warning at every checkpoint is nothing a user can act on.
-    with dropped_log_message("accelerate.utils.other", "Removed shared tensor"):
+    hook = accelerator.register_save_state_pre_hook(_drop_frozen_weights)
+    try:
         accelerator.save_state(str(folder))
+    finally:
+        hook.remove()
     accelerator.wait_for_everyone()  # every process's random state is written before the state file lists it
     if accelerator.is_main_process:
         files = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
@@ -65,6 +68,37 @@ def save_checkpoint(accelerator, out: Path, step: int, state: dict, keep: int) -
     return folder
 
 
-def load_checkpoint(accelerator, folder: Path) -> dict:
-    accelerator.load_state(str(folder))
+def load_checkpoint(accelerator, folder: Path, models: list) -> dict:
+    """Load a checkpoint into the prepared `models` (in the order they were prepared) and the rest of the state."""
+    from cotdistill.training.loop import TrainingError
+
+    for index, model in enumerate(models):
+        missing = sorted(_trained_names(model) - _saved_names(folder, index))
+        if missing:
+            raise TrainingError(f"{folder} lacks {len(missing)} trained weights of this student (e.g. {missing[0]}): "
+                                "it was saved by another student or strategy; remove OUT/checkpoints to train afresh")
+    accelerator.load_state(str(folder), strict=False)  # strict=False: the frozen weights are the student's own
     return json.loads((folder / STATE_FILE).read_text())
+
+
+def _drop_frozen_weights(models, weights, _output_dir) -> None:
+    """accelerate's save hook: keep in each state dict only what training changes (edited in place)."""
+    for model, state in zip(models, weights):
+        trained = _trained_names(model)
+        for name in [name for name in state if name not in trained]:
+            del state[name]
+
+
+def _trained_names(model) -> set[str]:
+    # named_parameters lists a tied weight once (SmolLM2's head is its embedding): the other name is re-tied on loading
+    return {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+
+
+def _saved_names(folder: Path, index: int) -> set[str]:
+    from safetensors import safe_open
+
+    path = folder / ("model.safetensors" if index == 0 else f"model_{index}.safetensors")  # accelerate's names
+    if not path.is_file():
+        return set()
+    with safe_open(str(path), framework="pt") as handle:
+        return set(handle.keys())

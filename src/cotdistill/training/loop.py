@@ -193,7 +193,7 @@ def train_student(config: TrainConfig) -> Path:
                               "saving, or copied in part)")
         found = ckpt.list_checkpoints(out)
         if found:
-            saved = ckpt.load_checkpoint(accelerator, found[-1])
+            saved = ckpt.load_checkpoint(accelerator, found[-1], [m for m in (model, head) if m is not None])
             step, tokens_total = saved["step"], saved.get("tokens", 0)
             started -= saved.get("wall_s", 0.0)  # wall_s counts the training before the interruption too
             accelerator.print(f"resumed from {found[-1]} (step {step} of {total_steps})")
