@@ -75,8 +75,8 @@ def load_checkpoint(accelerator, folder: Path, models: list) -> dict:
     for index, model in enumerate(models):
         missing = sorted(_trained_names(model) - _saved_names(folder, index))
         if missing:
-            raise TrainingError(f"{folder} lacks {len(missing)} trained weights of this student (e.g. {missing[0]}): "
-                                "it was saved by another student or strategy; remove OUT/checkpoints to train afresh")
+            raise TrainingError(f"{folder} lacks {len(missing)} trained weights of this student (e.g. {missing[0]}): saved by "
+                                "another student or strategy, or cut short; remove OUT/checkpoints to train afresh")
     accelerator.load_state(str(folder), strict=False)  # strict=False: the frozen weights are the student's own
     return json.loads((folder / STATE_FILE).read_text())
 
