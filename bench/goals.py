@@ -28,7 +28,7 @@ TASKS = ("coin-flip", "last-letters", "shuffled-objects", "multiarith", "svamp-z
 # Every test-split result of the suite's yaml files; "+" joins the parts of one grid (one budget) rendered apart.
 SUITE_RESULTS = ["suite+suite-pst+suite-prefix-seed1+suite-coinflip-prefix-seed1", "suite-8epochs", "suite-20epochs", "suite-vanilla",
                  "suite-selfconsistency", "suite-prefix", "suite-ablation", "suite-robustness", "suite-robustness-seed1",
-                 "suite-adaptive", "suite-adaptive-r0", "suite-scotd", "suite-scotd-gpu-2ep"]
+                 "suite-adaptive", "suite-adaptive-r0", "suite-scotd", "suite-scotd-gpu-2ep", "suite-scotd-4ep"]
 
 
 def read_result(path: Path) -> list[Summary]:
