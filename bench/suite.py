@@ -17,7 +17,6 @@ cell is checked against its own run's config.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile

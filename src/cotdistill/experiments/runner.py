@@ -175,7 +175,7 @@ class Runner:
         plan = self.plan(cells)
         pending = [c for c in cells if plan[c.id] != DONE]
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.run_dir / "config.json", _dump(self.config))  # read back by run_config; after the refusals: a refused config is not the run's
+        write_json_atomic(self.run_dir / "config.json", _dump(self.config))  # after the refusals: a refused config is not the run's
         self.log_estimate(pending)
         for number, cell in enumerate(cells, 1):
             prefix = f"[{number}/{len(cells)}] {cell.id}"
