@@ -191,8 +191,6 @@ def test_a_checkpoint_cut_short_or_copied_in_part_is_not_resumed_from(curated, t
 def test_a_checkpoint_without_the_students_trained_weights_is_refused(curated, tiny_llama, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from cotdistill.training.loop import TrainingError
-
     config = load_config(data=curated, strategy="pre-thinking", student="tiny-llama", out=tmp_path / "run",
                          lora=True, lora_r=4, max_steps=2, save_every=2, lr=1e-3, **FAST)  # fmt: skip
     out = train(config)

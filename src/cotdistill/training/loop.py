@@ -260,18 +260,24 @@ def _accumulate(accelerator, model, micros, examples, table, pad_id, strategy, h
                for indices in micros]  # fmt: skip
     semantic = sum(semantic_row_count(b["kinds"], b["marker_index"], strategy.sem_source) for b in batches) if head is not None else 0
     counts = step_counts([b["kinds"] for b in batches], semantic)
-    sums, tokens = {}, 0
+    sums, losses, tokens = {}, [], 0
     for micro, batch in enumerate(batches):
+        tokens += int(batch["attention_mask"].sum())  # counted on the CPU copy: no device sync
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}
         sync = micro == len(batches) - 1  # under DDP, all-reduce gradients only on the last micro-batch
         with nullcontext() if sync else accelerator.no_sync(model):
             with accelerator.autocast():
                 parts = forward_losses(model, batch, strategy, head, targets, counts)
-            check_finite(parts["loss"].detach(), step, epoch, micro)
             accelerator.backward(parts["loss"])
+        losses.append(parts["loss"].detach())
         for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + value.item()
-        tokens += int(batch["attention_mask"].sum())
+            sums[key] = sums.get(key, 0.0) + value.detach()
+    # One device sync per optimizer step, not one per loss part and micro-batch: the GPU keeps the queue the
+    # CPU launches ahead of it. A non-finite micro-batch is found here, before the optimizer step uses its gradients.
+    sums = dict(zip(sums, torch.stack([value.float() for value in sums.values()]).tolist()))
+    if not math.isfinite(sums["loss"]):
+        micro = next(i for i, loss in enumerate(losses) if not torch.isfinite(loss))
+        check_finite(losses[micro], step, epoch, micro)
     return sums, tokens
 
 
