@@ -161,6 +161,33 @@ def test_resumed_run_matches_uninterrupted(lora, curated, tiny_llama, tmp_path, 
     assert "Removed shared tensor" not in caplog.text
 
 
+@pytest.mark.parametrize("lora", [True, False], ids=["lora", "full"])
+def test_activation_checkpointing_trains_the_same_student(lora, curated, tiny_llama, tmp_path, monkeypatch, caplog):
+    import transformers.modeling_utils as modeling_utils
+
+    recomputed_layers = []
+
+    def counting_checkpoint(function, *args, **kwargs):
+        recomputed_layers.append(function)
+        return torch_checkpoint(function, *args, **kwargs)
+
+    torch_checkpoint = modeling_utils.checkpoint
+    monkeypatch.setattr(modeling_utils, "checkpoint", counting_checkpoint)
+    logs = {}
+    for checkpointing in (False, True):
+        config = load_config(data=curated, strategy="post-thinking", student="tiny-llama", out=tmp_path / str(checkpointing),
+                             lora=lora, lora_r=4, lora_dropout=0.1, max_steps=3, lr=1e-3,
+                             activation_checkpointing=checkpointing, **FAST)  # fmt: skip
+        out = train(config)
+        logs[checkpointing] = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+        assert bool(recomputed_layers) == checkpointing  # the layers ran under torch's checkpoint only when asked
+    # dropout draws the same masks when a layer is recomputed, so every step's loss is the same
+    for plain, checkpointed in zip(logs[False], logs[True]):
+        assert checkpointed["loss"] == pytest.approx(plain["loss"], abs=1e-5)
+    assert logs[True][-1]["loss"] != pytest.approx(logs[True][0]["loss"], abs=1e-3)  # and it did train
+    assert "use_cache" not in caplog.text
+
+
 def test_a_checkpoint_cut_short_or_copied_in_part_is_not_resumed_from(curated, tiny_llama, tmp_path, capfd):
     config = load_config(data=curated, strategy="pre-thinking", student="tiny-llama", out=tmp_path / "run",
                          lora=True, lora_r=4, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip

@@ -32,6 +32,9 @@ def train_command(
     grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help=_help("grad_accum")),
     max_len: Optional[int] = typer.Option(None, "--max-len", help=_help("max_len")),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--fp32", help=_help("bf16")),
+    activation_checkpointing: Optional[bool] = typer.Option(
+        None, "--activation-checkpointing/--no-activation-checkpointing", help=_help("activation_checkpointing")
+    ),
     seed: Optional[int] = typer.Option(None, "--seed", help=_help("seed")),
     prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help=_help("prompt_template")),
     separator: Optional[str] = typer.Option(None, "--separator", help=_help("separator")),

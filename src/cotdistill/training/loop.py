@@ -53,6 +53,7 @@ def forward_losses(model, batch: dict, strategy: Strategy, head=None, targets=No
     outputs = model(
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
+        use_cache=False,  # training reads no cache (with activation checkpointing transformers warns of one)
         logits_to_keep=keep,
         output_hidden_states=head is not None,
     )
@@ -153,6 +154,9 @@ def train_student(config: TrainConfig) -> Path:
     if strategy.name == "pst":
         head, table = _semantic_setup(config, strategy, model, tokenizer, source, examples)
         data_stats["semantic_targets_computed"] = table.computed
+    if config.activation_checkpointing:
+        # transformers' default, non-reentrant: under LoRA the adapters' grads flow with frozen embeddings.
+        model.activation_checkpointing_enable()
     if config.lora:
         model = wrap_lora(model, config, added)
     model.train()
