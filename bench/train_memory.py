@@ -78,7 +78,7 @@ def run_setting(args, flags: list[str], data: Path, out: Path) -> dict:
 
 def markdown(rows: list[dict], args) -> str:
     base = rows[0]
-    lines = ["| setting | peak RSS MiB | vs batch 8 | time per step s (median) | vs batch 8 | CPU s per step | target tokens per step | loss after the last step |",
+    lines = ["| setting | peak RSS MiB | vs batch 8 | time per step s (median) | vs batch 8 | CPU s per step | tokens per step | loss after the last step |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         lines.append(f"| {r['setting']} | {r['peak_rss_mib']} | {r['peak_rss_mib'] / base['peak_rss_mib']:.2f}x | {r['step_s']:.2f} | "
@@ -89,7 +89,7 @@ def markdown(rows: list[dict], args) -> str:
         f"{STEP_SEQUENCES * args.steps} longest SVAMP teacher rationales, pre-thinking, SmolLM2-135M-Instruct, LoRA r = 16, "
         f"bf16 autocast, {args.steps} steps), one process per setting, run one after the other. With activation "
         "checkpointing a step's loss is the one without it (the same batches, recomputed); micro-batches of another "
-        "size draw other batches, so their losses differ a little.",
+        "size draw other batches (the order is drawn per batch size), so their last steps' losses differ.",
     ]
     return "\n".join(lines) + "\n"
 
