@@ -71,7 +71,7 @@ class TrainConfig(BaseModel):
     max_len: int = Field(512, ge=8, description="Longest training sequence in tokens (longer ones are cut on the right).")
     bf16: bool = Field(False, description="bf16 autocast (works on CPU too).")
     activation_checkpointing: bool = Field(
-        False, description="Recompute each layer's activations in the backward pass: far less memory, more compute."
+        False, description="Recompute each layer's activations in the backward pass: less memory, more compute."
     )
     seed: int = Field(0, description="Seed for initialisation, data order and dropout.")
 
