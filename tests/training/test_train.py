@@ -140,6 +140,7 @@ def test_resumed_run_matches_uninterrupted(lora, curated, tiny_llama, tmp_path, 
     config = load_config(data=curated, strategy="post-thinking", student="tiny-llama", out=tmp_path / "run",
                          lora=lora, lora_r=4, lora_dropout=0.1, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip
     out = train(config)
+    assert json.loads((out / "cotdistill.json").read_text())["resumed_from"] is None
     uninterrupted = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     with safe_open(str(out / "checkpoints" / "step-2" / "model.safetensors"), framework="pt") as saved:
         names = set(saved.keys())
@@ -151,7 +152,8 @@ def test_resumed_run_matches_uninterrupted(lora, curated, tiny_llama, tmp_path, 
     state = out / "checkpoints" / "step-2" / "trainer_state.json"
     state.write_text(json.dumps({**json.loads(state.read_text()), "wall_s": 1000.0}))  # as if steps 1-2 took 1000 s
     train(config.model_copy(update={"resume": True}))
-    assert json.loads((out / "cotdistill.json").read_text())["wall_s"] >= 1000  # the time before the interruption counts
+    meta = json.loads((out / "cotdistill.json").read_text())
+    assert meta["wall_s"] >= 1000 and meta["resumed_from"] == {"step": 2, "wall_s": 1000.0}  # the time before counts
     resumed = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for key in ("loss", "answer_ce", "rationale_ce"):

@@ -327,8 +327,10 @@ class Runner:
             self.stage = "train"
             self.log(f"{prefix}: training {cell.strategy.name} on {train_file}")
             t0 = time.perf_counter()
-            info = self.pipeline.train(cell, train_file, folder / "model")
-            trained = {"train_key": train_key(self.config, cell), "seconds": time.perf_counter() - t0, **(info or {})}
+            info = self.pipeline.train(cell, train_file, folder / "model") or {}
+            # A resumed cell's cost includes the training an earlier process did before it was interrupted.
+            seconds = time.perf_counter() - t0 + (info.get("resumed_seconds") or 0.0)
+            trained = {"train_key": train_key(self.config, cell), "seconds": seconds, **info}
             write_json_atomic(folder / "trained.json", trained)
             # Checkpoints only resume an interrupted training; from here on the cell never resumes, and
             # they are twice the student's size (the optimizer state): a grid would fill the disk.

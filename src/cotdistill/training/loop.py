@@ -190,7 +190,7 @@ def train_student(config: TrainConfig) -> Path:
     # once per process); it is registered so checkpoints carry it.
     accelerator.register_for_checkpointing(scheduler)
 
-    step, tokens_total = 0, 0
+    step, tokens_total, resumed_from = 0, 0, None
     if config.resume:
         for folder in ckpt.incomplete_checkpoints(out):
             accelerator.print(f"not resuming from {folder}: a file of it is missing or cut short (interrupted while "
@@ -199,7 +199,8 @@ def train_student(config: TrainConfig) -> Path:
         if found:
             saved = ckpt.load_checkpoint(accelerator, found[-1], [m for m in (model, head) if m is not None])
             step, tokens_total = saved["step"], saved.get("tokens", 0)
-            started -= saved.get("wall_s", 0.0)  # wall_s counts the training before the interruption too
+            resumed_from = {"step": step, "wall_s": saved.get("wall_s", 0.0)}
+            started -= resumed_from["wall_s"]  # wall_s counts the training before the interruption too
             accelerator.print(f"resumed from {found[-1]} (step {step} of {total_steps})")
         if accelerator.is_main_process:
             _truncate_log(out / LOG_FILE, step)  # from step 0 where no checkpoint can be resumed from
@@ -247,7 +248,7 @@ def train_student(config: TrainConfig) -> Path:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _save_outputs(accelerator, config, strategy, model, head, tokenizer, added, source, records, manifest,
-                      data_stats, step, tokens_total, last, started)  # fmt: skip
+                      data_stats, step, tokens_total, last, started, resumed_from)  # fmt: skip
     accelerator.wait_for_everyone()
     if trackers:
         accelerator.end_training()
@@ -298,7 +299,7 @@ def _fresh_accelerator_state() -> None:
 
 
 def _save_outputs(accelerator, config, strategy, model, head, tokenizer, added, source, records, manifest,
-                  data_stats, step, tokens_total, last, started) -> None:  # fmt: skip
+                  data_stats, step, tokens_total, last, started, resumed_from) -> None:  # fmt: skip
     """The model folder, the semantic head (training-only) and cotdistill.json, written last."""
     from safetensors.torch import save_file
 
@@ -331,6 +332,7 @@ def _save_outputs(accelerator, config, strategy, model, head, tokenizer, added, 
         "steps": step,
         "tokens": tokens_total,
         "wall_s": round(time.time() - started, 2),
+        "resumed_from": resumed_from,  # the checkpoint's step and the wall time before it; None: one go
         "versions": _versions(),
     }
     _write_json(out / METADATA_FILE, metadata)
