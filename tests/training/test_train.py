@@ -190,6 +190,22 @@ def test_activation_checkpointing_trains_the_same_student(lora, curated, tiny_ll
     assert "use_cache" not in capfd.readouterr().err  # transformers' notice, nothing a user can act on
 
 
+def test_a_run_resumes_with_activation_checkpointing_turned_on(curated, tiny_llama, tmp_path):
+    """Checkpointing changes memory, not the student: a run that ran out of memory continues with it on,
+    and so do checkpoints whose run-settings.json predates the setting."""
+    config = load_config(data=curated, strategy="pre-thinking", student="tiny-llama", out=tmp_path / "run",
+                         lora=True, lora_r=4, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip
+    out = train(config)
+    assert "activation_checkpointing" not in json.loads((out / "checkpoints" / "run-settings.json").read_text())
+    uninterrupted = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    shutil.rmtree(out / "checkpoints" / "step-4")
+    (out / "cotdistill.json").unlink()
+    train(config.model_copy(update={"resume": True, "activation_checkpointing": True}))
+    resumed = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert json.loads((out / "cotdistill.json").read_text())["resumed_from"]["step"] == 2
+    assert [r["loss"] for r in resumed[2:]] == pytest.approx([r["loss"] for r in uninterrupted[2:]], abs=1e-5)
+
+
 def test_a_checkpoint_cut_short_or_copied_in_part_is_not_resumed_from(curated, tiny_llama, tmp_path, capfd):
     config = load_config(data=curated, strategy="pre-thinking", student="tiny-llama", out=tmp_path / "run",
                          lora=True, lora_r=4, max_steps=4, save_every=2, lr=1e-3, **FAST)  # fmt: skip

@@ -26,9 +26,11 @@ from cotdistill.training.config import TrainConfig
 from cotdistill.validation import SameQuestionIds, check_record
 
 SETTINGS_FILE = "run-settings.json"
-# How the run is watched and saved, not what it computes: these may differ on --resume.
+# How the run is watched, saved and fitted in memory, not what it computes: these may differ on --resume
+# (activation checkpointing computes the same losses: a run that ran out of memory resumes with it on).
 IGNORED_ON_RESUME = ("resume", "progress", "report_to", "save_every", "keep_checkpoints", "log_every",
-                     "sem_cache_dir", "out", "data")  # data: compared by content hash, so a moved folder resumes
+                     "sem_cache_dir", "out", "data",  # data: compared by content hash, so a moved folder resumes
+                     "activation_checkpointing")
 
 
 def preflight(config: TrainConfig) -> None:
