@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SVAMP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mcc-kd" / "SVAMP" / "train.json"
 PACKAGES = ("cotdistill", "torch", "transformers", "accelerate", "peft", "sentence-transformers",
             "llama-cpp-python", "openai")
 
@@ -103,3 +104,23 @@ def cell_predictions(run_dir: Path, pattern: str = "*"):
         predictions = cell / "eval.predictions.jsonl"
         if predictions.is_file():
             yield cell.name, predictions
+
+
+def svamp_rows() -> list[dict]:
+    """MCC-KD's SVAMP training questions, each with several teacher rationales (`output`); exits if absent."""
+    if not SVAMP.is_file():
+        sys.exit(f"real data {SVAMP} is absent (see ../shared/data/README.md); this benchmark needs it")
+    return json.loads(SVAMP.read_text())
+
+
+def write_svamp_curated(folder: Path, lines: list[tuple[str, dict, str]]) -> Path:
+    """A curated folder (train.jsonl + manifest.json) of (record id, SVAMP row, one of its rationales) lines."""
+    from cotdistill.records import Record
+
+    records = [Record(id=record_id, question=row["instruction"].strip(), answer=str(row["label"]),
+                      answer_type="numeric", rationales=[rationale.strip()]).to_json()
+               for record_id, row, rationale in lines]  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.jsonl").write_text("\n".join(records) + "\n")
+    (folder / "manifest.json").write_text(json.dumps({"task": "svamp-mcc", "answer_type": "numeric"}))
+    return folder

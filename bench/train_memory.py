@@ -26,10 +26,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult  # noqa: E402
+from common import SVAMP, BenchResult, svamp_rows, write_svamp_curated  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SVAMP = ROOT.parent / "shared" / "data" / "mcc-kd" / "SVAMP" / "train.json"
 STEP_SEQUENCES = 8  # sequences per optimizer step in every setting: the suite's batch
 SETTINGS = {  # name: extra `cotdistill train` flags
     "batch 8": ["--batch-size", "8"],
@@ -42,19 +40,8 @@ SETTINGS = {  # name: extra `cotdistill train` flags
 
 def write_longest(folder: Path, sequences: int) -> Path:
     """A curated folder of the `sequences` longest real SVAMP teacher rationales (one per line)."""
-    from cotdistill.records import Record
-
-    if not SVAMP.is_file():
-        sys.exit(f"real data {SVAMP} is absent (see ../shared/data/README.md); this benchmark needs it")
-    rows = json.loads(SVAMP.read_text())
-    pairs = sorted(((row, output) for row in rows for output in row["output"]), key=lambda p: -len(p[1]))
-    lines = [Record(id=f"svamp-{index}", question=row["instruction"].strip(), answer=str(row["label"]),
-                    answer_type="numeric", rationales=[output.strip()]).to_json()
-             for index, (row, output) in enumerate(pairs[:sequences])]  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "manifest.json").write_text(json.dumps({"task": "svamp-mcc", "answer_type": "numeric"}))
-    return folder
+    pairs = sorted(((row, output) for row in svamp_rows() for output in row["output"]), key=lambda p: -len(p[1]))
+    return write_svamp_curated(folder, [(f"svamp-{index}", row, output) for index, (row, output) in enumerate(pairs[:sequences])])
 
 
 def run_setting(args, flags: list[str], data: Path, out: Path) -> dict:

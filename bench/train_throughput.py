@@ -30,31 +30,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult  # noqa: E402
+from common import SVAMP, BenchResult, svamp_rows, write_svamp_curated  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SVAMP = ROOT.parent / "shared" / "data" / "mcc-kd" / "SVAMP" / "train.json"
 RUNS = ("cotdistill-post", "hf-padded", "cotdistill-pst")
 
 
 def write_curated(folder: Path, questions: int, rationales: int, seed: int) -> Path:
     """A curated folder from real SVAMP teacher rationales: `rationales` lines per question."""
-    from cotdistill.records import Record
-
-    if not SVAMP.is_file():
-        sys.exit(f"real data {SVAMP} is absent (see ../shared/data/README.md); this benchmark needs it")
-    rows = json.loads(SVAMP.read_text())
+    rows = svamp_rows()
     random.Random(seed).shuffle(rows)
-    lines = []
-    for index, row in enumerate(rows[:questions]):
-        for rationale in row["output"][:rationales]:
-            record = Record(id=f"svamp-{index}", question=row["instruction"].strip(), answer=str(row["label"]),
-                            answer_type="numeric", rationales=[rationale.strip()])  # fmt: skip
-            lines.append(record.to_json())
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.jsonl").write_text("\n".join(lines) + "\n")
-    (folder / "manifest.json").write_text(json.dumps({"task": "svamp-mcc", "answer_type": "numeric"}))
-    return folder
+    lines = [(f"svamp-{index}", row, rationale) for index, row in enumerate(rows[:questions])
+             for rationale in row["output"][:rationales]]  # fmt: skip
+    return write_svamp_curated(folder, lines)
 
 
 def peak_memory_mb() -> float:
