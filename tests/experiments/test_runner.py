@@ -148,6 +148,35 @@ def test_changed_eval_settings_re_evaluate_without_retraining(finished_run, tmp_
     assert json.loads((run_dir / "cells" / IDS[1] / "eval.json").read_text())["max_new_tokens"] == 3
 
 
+def test_a_memory_or_watching_setting_neither_retrains_nor_restarts_a_student(tmp_path, monkeypatch):
+    """activation_checkpointing, save_every, log_every: how a training runs, not what it learns. Turned on
+    in the run config, a finished cell stays done and an interrupted training resumes from its checkpoint."""
+    import cotdistill.training as training
+
+    config = {**CONFIG, "strategies": ["answer-only"], "training": {**CONFIG["training"], "max_steps": 4, "save_every": 2}}
+    real_train = training.train
+
+    def crash_after_step_2(settings):  # the training runs, then loses what a crash after step 2 would have lost
+        out = real_train(settings)
+        shutil.rmtree(out / "checkpoints" / "step-4")
+        (out / "cotdistill.json").unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", crash_after_step_2)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(run_dir, config=config)
+    monkeypatch.setattr(training, "train", real_train)
+    changed = {**config, "training": {**config["training"], "activation_checkpointing": True, "save_every": 3, "log_every": 2}}
+    summary, pipeline = run(run_dir, config=changed)
+    assert summary.finished == IDS[:1] and pipeline.calls["train"] == IDS[:1]
+    meta = json.loads((run_dir / "cells" / IDS[0] / "model" / "cotdistill.json").read_text())
+    assert meta["resumed_from"]["step"] == 2 and meta["steps"] == 4  # continued, not started again
+
+    summary, pipeline = run(run_dir, config={**changed, "training": {**changed["training"], "activation_checkpointing": False}})
+    assert summary.skipped == IDS[:1] and pipeline.calls == {"train": [], "evaluate": []}  # done: not stale
+
+
 def test_a_strategy_revision_retrains_its_finished_students_from_scratch(tmp_path, monkeypatch):
     """A fixed training defect raises the strategy's revision: its finished cells train again, from an
     empty folder (a finished student's last checkpoint must not be resumed as if it were the new one)."""

@@ -225,12 +225,12 @@ class Pipeline:
         """
         import shutil
 
-        from cotdistill.experiments.runner import train_key
+        from cotdistill.experiments.runner import train_key, what_trains
         from cotdistill.training import TrainConfig, train
 
         settings = train_settings(self.config, cell, data, out)
         started = out.parent / TRAIN_STARTED
-        marker = {"settings": _jsonable(settings), "train_key": train_key(self.config, cell)}
+        marker = {"settings": _jsonable(what_trains(settings)), "train_key": train_key(self.config, cell)}
         resume = out.exists() and _read(started) == marker
         if out.exists() and not resume:
             shutil.rmtree(out)  # a different (or unknown) training run: start clean

@@ -34,6 +34,7 @@ from cotdistill.files import check_output_folder, write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
 from cotdistill.strategies import STRATEGIES
 from cotdistill.training.checkpoint import checkpoint_root
+from cotdistill.training.preflight import IGNORED_ON_RESUME
 
 
 def settings_key(*parts) -> str:
@@ -46,16 +47,30 @@ def _dump(model) -> dict:
     return model.model_dump(mode="json")
 
 
+# How a training is watched, saved and fitted in memory (`cotdistill train --resume` lets these differ
+# too): switching one on in a run config neither retrains nor restarts its students. report_to stays
+# in the key: it has been in every run folder's keys from the first, and leaving it out would mark
+# every finished cell stale.
+UNKEYED = tuple(name for name in IGNORED_ON_RESUME if name != "report_to")
+
+
+def what_trains(training: dict) -> dict:
+    """Training settings less the UNKEYED ones."""
+    return {name: value for name, value in training.items() if name not in UNKEYED}
+
+
 def train_key(config: ExperimentConfig, cell: Cell) -> str:
     """Everything that changes the trained student."""
     curation = config.curation
     if not cell.noise:  # which corruption is idle without noise: a noise-0 cell is the clean experiment's student
         curation = {name: value for name, value in curation.items() if name != "noise_kind"}
     revision = STRATEGIES[cell.strategy.name].revision
+    task = {**cell.task.key_settings(), "training": what_trains(cell.task.training)}
+    strategy = {**_dump(cell.strategy), "training": what_trains(cell.strategy.training)}
     return settings_key(
-        config.student, cell.task.key_settings(), config.teacher, curation, config.data_seed,
-        max(config.samples_per_question), _dump(cell.strategy), cell.seed, cell.noise, cell.samples_per_question,
-        config.training, *([revision] if revision else []),  # revision 0 keeps the keys made before revisions
+        config.student, task, config.teacher, curation, config.data_seed,
+        max(config.samples_per_question), strategy, cell.seed, cell.noise, cell.samples_per_question,
+        what_trains(config.training), *([revision] if revision else []),  # revision 0 keeps the keys made before revisions
     )
 
 
