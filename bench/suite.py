@@ -247,8 +247,8 @@ def main() -> None:
     split = "test" if config.eval.split == "test" else "dev-slice"
     folders = ", ".join(f"`{d}`" for d in run_dirs)
     body = [f"Run folder{'s' if len(run_dirs) > 1 else ''} {folders} ({len([r for r in rows if r.get('status') == 'ok'])} finished cells, "
-            f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions. "
-            "A strategy learnt where its 95% interval lies wholly above the best constant answer's.", "",
+            f"{len([r for r in rows if r.get('status') == 'failed'])} failed), evaluated on the {split} questions; "
+            f"student `{config.student}`. A strategy learnt where its 95% interval lies wholly above the best constant answer's.", "",
             *decoding_note(rows)]
     accelerators = sorted({s.accelerator for s in summaries if s.accelerator})
     if accelerators:  # the header's machine is where this file was rendered, not where the students ran

