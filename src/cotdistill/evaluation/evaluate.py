@@ -63,16 +63,13 @@ def evaluate(
     predictions_out: str | Path | None = None,
     progress: bool = False,
 ) -> dict:
-    """Decode every question with the model's own strategy and return the metrics.
+    """Decode every question with the model's own strategy (or a routed pair's router) and return the metrics.
 
     Give either a task name (loaded with `load_task(task, split, ...)`) or the records themselves.
     With `out`, the metrics are written there as JSON and the per-question predictions beside it
     (or to `predictions_out` when given).
     """
-    import torch
-
-    from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata, with_modes
+    from cotdistill.routing.pair import evaluate_routed, is_router
 
     options = options or EvalOptions()
     check_options(options)
@@ -81,8 +78,6 @@ def evaluate(
     for path, flag in ((out, "--out"), (predictions_out, "--out (its predictions file)")):
         if path is not None:
             check_output_file(path, flag)  # before the work, not at its last write
-    meta = read_model_metadata(model_dir)
-    strategy = with_modes(strategy_from_metadata(meta), options.mode, options.threshold, source="eval options")
     if records is None:
         if task is None:
             raise CotdistillError("evaluate() needs a task name or records")
@@ -94,6 +89,28 @@ def evaluate(
     if not records:
         raise CotdistillError(f"no questions to evaluate (task '{task}', split '{split}', limit {limit})")
 
+    decode = evaluate_routed if is_router(model_dir) else decode_and_score
+    rows, metrics = decode(model_dir, records, options, task=task, progress=progress)
+    metrics.update(task=task, split=split, model=str(model_dir))
+    if predictions_out is not None:
+        write_jsonl_atomic(predictions_out, rows)
+        metrics["predictions"] = str(predictions_out)
+    if out is not None:
+        write_json_atomic(out, metrics)
+    return metrics
+
+
+def decode_and_score(model_dir: str | Path, records: list[Record], options: EvalOptions, *, task: str | None = None,
+                     progress: bool = False) -> tuple[list[dict], dict]:
+    """One student on the questions: (a row per question, the metrics)."""
+    import torch
+
+    from cotdistill.models import inference_device, load_causal_lm
+    from cotdistill.routing.router import answer_logprobs, confidence
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata, with_modes
+
+    meta = read_model_metadata(model_dir)
+    strategy = with_modes(strategy_from_metadata(meta), options.mode, options.threshold, source="eval options")
     warning = answer_type_warning(meta, records, task)
     if warning:
         log.warning(warning)
@@ -104,11 +121,14 @@ def evaluate(
     cap = prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens)
     check_prompt_lengths(tokenizer, [strategy.prompt(r) for r in records], [r.id for r in records], cap,
                          f"task {task}" if task else "records")
+    # An answer-first student's greedy answer keeps its tokens' probabilities: a router reads them.
+    confident = strategy.answer_first and options.self_consistency == 1 and not options.explain
     settings = DecodeSettings(
         max_new_tokens=options.max_new_tokens,
         stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
         num_samples=options.self_consistency,
         temperature=options.temperature,
+        logprobs=confident,
     )
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
@@ -129,6 +149,9 @@ def evaluate(
         seconds += batch_seconds
         for i, record, generation in zip(indices, batch, generations):
             rows[i] = score_question(record, generation, strategy)
+            rows[i]["seconds"] = batch_seconds / len(batch)  # the batch's time, shared evenly (as summarise does)
+            if confident:
+                rows[i]["confidence"] = confidence(answer_logprobs(generation[0]))
     if adaptive:
         for row, record in zip(rows, records):
             row["mode"] = strategy.mode_of(record)
@@ -157,9 +180,6 @@ def evaluate(
     metrics.update(
         strategy=strategy.name,
         answer_first=strategy.answer_first,
-        task=task,
-        split=split,
-        model=str(model_dir),
         base_model=meta.get("base_model"),
         self_consistency=options.self_consistency,
         temperature=options.temperature if options.self_consistency > 1 else None,
@@ -175,21 +195,17 @@ def evaluate(
     )
     if warning:
         metrics["warnings"] = [warning]
-    if predictions_out is not None:
-        write_jsonl_atomic(predictions_out, rows)
-        metrics["predictions"] = str(predictions_out)
-    if out is not None:
-        write_json_atomic(out, metrics)
-    return metrics
+    return rows, metrics
 
 
 def answer_type_warning(meta: dict, records: list[Record], task: str | None) -> str | None:
     """A student trained on one answer type, evaluated on another, scores by accident: say so."""
     trained = meta.get("answer_type")
+    learnt = [trained] if isinstance(trained, str) else sorted(trained or [])
     asked = sorted({str(r.answer_type) for r in records})
-    if trained is None or asked == [trained]:
+    if not learnt or set(asked) <= set(learnt):
         return None
-    return (f"warning: the model was trained on {trained} answers but task {task or 'records'} has "
+    return (f"warning: the model was trained on {', '.join(learnt)} answers but task {task or 'records'} has "
             f"{', '.join(asked)} answers; its accuracy here measures little")
 
 

@@ -11,7 +11,7 @@ second EOS instead.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
@@ -24,6 +24,8 @@ class Generation:
     text: str  # generated text, ending right after the stop string when one was hit
     n_tokens: int  # tokens generated up to and including the one that ended the row
     stopped_by: str  # "stop", "eos" or "length"
+    # log p of each kept token as the model chose it (DecodeSettings.logprobs): the answer's confidence
+    logprobs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class DecodeSettings:
     temperature: float = 0.7
     top_p: float = 1.0
     eos_count: int = 1  # a row ends at its eos_count-th EOS
+    logprobs: bool = False  # keep each generated token's log-probability (greedy; a router reads them)
 
     @property
     def sampling(self) -> bool:
@@ -74,14 +77,27 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: DecodeSetting
     else:
         kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     kwargs.update(row_end_kwargs(tokenizer, eos_ids, settings.stop_strings, settings.eos_count, encoded["input_ids"].shape[1]))
+    if settings.logprobs:
+        kwargs.update(return_dict_in_generate=True, output_logits=True)
     started = time.perf_counter()
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
-    new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()  # on a GPU, waits for the last step
+        sequences = output.sequences if settings.logprobs else output
+        generated = sequences[:, encoded["input_ids"].shape[1] :]
+        chosen = chosen_logprobs(output.logits, generated).tolist() if settings.logprobs else None
+    new_tokens = generated.tolist()  # on a GPU, waits for the last step
     seconds = time.perf_counter() - started
     rows = [trim_row(ids, tokenizer, eos_ids, settings.stop_strings, settings.eos_count) for ids in new_tokens]
+    if chosen is not None:
+        rows = [replace(row, logprobs=tuple(lps[: row.n_tokens])) for row, lps in zip(rows, chosen)]
     k = settings.num_samples
     return [rows[i * k : (i + 1) * k] for i in range(len(prompts))], seconds
+
+
+def chosen_logprobs(logits: tuple[torch.Tensor, ...], generated: torch.Tensor) -> torch.Tensor:
+    """log p of each generated token under the raw logits of its step, [rows, steps]."""
+    steps = torch.stack(logits, dim=1).float().log_softmax(dim=-1)  # [rows, steps, vocab]
+    return steps.gather(-1, generated[:, : steps.shape[1], None]).squeeze(-1)
 
 
 def text_stops(tokenizer, stop_strings: tuple[str, ...], eos_count: int) -> tuple[str, ...]:

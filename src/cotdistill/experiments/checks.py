@@ -25,6 +25,8 @@ from cotdistill.experiments.pipeline import (
     train_settings,
 )
 
+from cotdistill.routing.pair import ROUTER
+
 PLACEHOLDER = Path("<run>")
 
 
@@ -57,7 +59,13 @@ def _task_problems(config: ExperimentConfig) -> list[str]:
     from cotdistill.tasks import get_task_info, task_options
 
     problems = []
+    names = {t.name: t for t in config.tasks}
     for i, task in enumerate(config.tasks):
+        if task.mix:
+            for name in task.mix:
+                if name == task.name or name not in names or names[name].mix:
+                    problems.append(f"tasks.{i}.mix: '{name}' is not another (unmixed) task of this grid ({', '.join(n for n in names if not names[n].mix)})")
+            continue
         try:
             info = get_task_info(task.name)
         except CotdistillError as error:
@@ -113,6 +121,9 @@ def _strategy_problems(config: ExperimentConfig) -> list[str]:
 
     problems = []
     for i, spec in enumerate(config.strategies):
+        if spec.name == ROUTER:
+            problems += _router_problems(config, i, spec)
+            continue
         try:
             get_strategy(spec.name, **spec.options)
         except ConfigError as error:
@@ -142,6 +153,29 @@ def _grid_owned(section: str, settings: dict, owned: set[str], why: str) -> list
     return [f"{section}.{key}: {why}; remove it here" for key in sorted(owned & set(settings))]
 
 
+def _router_problems(config: ExperimentConfig, i: int, spec) -> list[str]:
+    """A router cell routes between two other strategies of the grid: an answer-first one and any other."""
+    from cotdistill.routing.pair import RouterOptions
+    from cotdistill.strategies import STRATEGIES
+
+    problems = _validate(f"strategies.{i}.options", lambda: RouterOptions.model_validate(spec.options))
+    if problems:
+        return problems
+    options = RouterOptions.model_validate(spec.options)
+    students = {s.id: s for s in config.strategies if s.name != ROUTER}
+    for role in ("answer_first", "think_first"):
+        name = getattr(options, role)
+        if name not in students:
+            problems.append(f"strategies.{i}.options.{role}: '{name}' is not a strategy of this grid ({', '.join(students)})")
+    first = students.get(options.answer_first)
+    if first is not None and first.name in STRATEGIES and not STRATEGIES[first.name].answer_first:
+        problems.append(f"strategies.{i}.options.answer_first: '{first.id}' ({first.name}) does not answer first; "
+                        "name post-thinking, pst, prefix or answer-only")
+    if spec.training:
+        problems.append(f"strategies.{i}.training: a router trains nothing (its students are the grid's other cells)")
+    return problems
+
+
 def _stage_problems(config: ExperimentConfig) -> list[str]:
     from cotdistill.training import TrainConfig
     from cotdistill.training.config import STRATEGY_OPTIONS
@@ -151,6 +185,8 @@ def _stage_problems(config: ExperimentConfig) -> list[str]:
 
     problems = []
     for task in config.tasks:
+        if task.mix:
+            continue  # its sources' teachers and curation are checked as theirs
         try:
             get_task_info(task.name)
         except CotdistillError:

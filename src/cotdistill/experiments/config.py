@@ -25,7 +25,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_ADDED_LATER = frozenset({"dev_split"})  # TaskSpec fields newer than existing run folders' cache keys
+_ADDED_LATER = frozenset({"dev_split", "mix"})  # TaskSpec fields newer than existing run folders' cache keys
 
 
 class TaskSpec(_Strict):
@@ -42,6 +42,8 @@ class TaskSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="Extra task options passed to load_task (e.g. difficulty).")
     teacher: dict[str, Any] | None = Field(None, description="This task's teacher, replacing the experiment's (e.g. its own published outputs to import).")
     training: dict[str, Any] = Field(default_factory=dict, description="Training settings for this task only (its budget: epochs, lr, max_len); a strategy's own win.")
+    mix: list[str] | None = Field(None, min_length=2, description="Other tasks of this grid whose questions this one pools: "
+                                  "their curated training sets, dev slices and test questions together (its name is then a label).")
 
     def key_settings(self, exclude: set[str] = frozenset()) -> dict:
         """The settings that identify this task in cache keys (teacher samples, trained students). A field
@@ -61,7 +63,8 @@ class TaskSpec(_Strict):
 class StrategySpec(_Strict):
     """One strategy column: a registered strategy and its options."""
 
-    name: str = Field(description="answer-only, pre-thinking, post-thinking, prefix or pst.")
+    name: str = Field(description="answer-only, pre-thinking, post-thinking, prefix or pst; or router, which trains nothing and "
+                                  "routes each question between two other strategies' students (options: cotdistill.routing.RouterOptions).")
     label: str | None = Field(None, description="Column name in the report; defaults to the strategy name.")
     options: dict[str, Any] = Field(default_factory=dict, description="Strategy options (e.g. semantic_weight for pst).")
     training: dict[str, Any] = Field(default_factory=dict, description="Training settings for this strategy only (override `training`).")

@@ -14,7 +14,7 @@ from typing import Any
 from cotdistill.errors import CotdistillError
 from cotdistill.experiments.config import Cell, ExperimentConfig, TaskSpec
 from cotdistill.experiments.questions import TaskQuestions, floors, hold_out, seeded_subset
-from cotdistill.files import write_json_atomic
+from cotdistill.files import write_bytes_atomic, write_json_atomic
 
 # Settings the grid decides for each stage; setting them by hand in the config is an error.
 TEACH_SET_BY_GRID = {"task", "split", "store", "samples", "task_options", "limit", "shard", "seed"}
@@ -140,8 +140,18 @@ class Pipeline:
     # --- shared data stages ---------------------------------------------------------------------
     def questions(self, task: TaskSpec) -> TaskQuestions:
         if task.name not in self._questions:
-            self._questions[task.name] = task_questions(task, self.config.data_seed)
+            if task.mix:  # the sources' own questions, pooled (ids carry the task name, so they stay unique)
+                parts = [self.questions(source) for source in self.sources(task)]
+                self._questions[task.name] = TaskQuestions(*([r for part in parts for r in getattr(part, split)]
+                                                              for split in ("train", "dev", "test")))
+            else:
+                self._questions[task.name] = task_questions(task, self.config.data_seed)
         return self._questions[task.name]
+
+    def sources(self, task: TaskSpec) -> list[TaskSpec]:
+        """The tasks a mixed task pools, as the grid specifies them."""
+        by_name = {t.name: t for t in self.config.tasks}
+        return [by_name[name] for name in task.mix or ()]
 
     def teacher_folder(self, task: TaskSpec) -> Path:
         """Keyed by what decides the training questions and their samples only: a changed budget or
@@ -153,6 +163,8 @@ class Pipeline:
 
     def data_is_cheap(self, task: TaskSpec) -> bool:
         """True when the task's teacher data is imported or already sampled (no teacher calls to make)."""
+        if task.mix:
+            return all(self.data_is_cheap(source) for source in self.sources(task))
         return "import" in teacher_settings(self.config, task) or (self.teacher_folder(task) / "done.json").is_file()
 
     def teacher_store(self, task: TaskSpec) -> Path:
@@ -204,6 +216,8 @@ class Pipeline:
         """The curated training set of a cell (shared by every strategy and seed)."""
         from cotdistill.curation import curate
 
+        if cell.task.mix:
+            return self.pooled_training_data(cell)
         store = self.teacher_store(cell.task)
         settings = curate_config(self.config, cell.task, cell.samples_per_question, cell.noise)
         key = _key(str(store), settings.model_dump(mode="json"))
@@ -214,6 +228,28 @@ class Pipeline:
             self.log(f"  curated: {counts['kept']} examples from {counts['sampled']} samples (noised {counts['noised']})")
             if counts["kept"] == 0:
                 raise RuntimeError(f"curation kept no examples from {store} (dropped: {counts['dropped']})")
+        return folder
+
+    def pooled_training_data(self, cell: Cell) -> Path:
+        """A mixed task's training set: its sources' curated sets, one after the other, with a manifest that
+        names them (curated once per combination of source sets)."""
+        import hashlib
+
+        parts = [self.training_data(cell.model_copy(update={"task": source})) for source in self.sources(cell.task)]
+        folder = self.run_dir / "curated" / f"{cell.task.slug}-{_key([p.name for p in parts])}"
+        if (folder / "manifest.json").is_file():
+            return folder
+        body = b"".join((part / "train.jsonl").read_bytes() for part in parts)
+        manifests = [json.loads((part / "manifest.json").read_text(encoding="utf-8")) for part in parts]
+        write_bytes_atomic(folder / "train.jsonl", body)  # the manifest, written last, marks the folder whole
+        write_json_atomic(folder / "manifest.json", {
+            "task": cell.task.name, "split": "train", "synthetic": False, "train_file": "train.jsonl",
+            "answer_type": sorted({m.get("answer_type") for m in manifests}),
+            "mix": [{"task": m.get("task"), "folder": str(part), "kept": m["counts"]["kept"]} for m, part in zip(manifests, parts)],
+            "counts": {"kept": sum(m["counts"]["kept"] for m in manifests)},
+            "content_hash": "sha256:" + hashlib.sha256(body).hexdigest(),
+        })
+        self.log(f"  curated: {cell.task.name} pools " + ", ".join(f"{m['counts']['kept']} {m.get('task')}" for m in manifests) + " examples")
         return folder
 
     # --- per-cell stages ------------------------------------------------------------------------
@@ -243,17 +279,23 @@ class Pipeline:
 
     def evaluate(self, cell: Cell, model_dir: Path, predictions: Path) -> dict:
         """The cell's metrics on the evaluated questions (test, or the dev slice), with the task's floors."""
-        from cotdistill.evaluation import EvalOptions, evaluate
+        from cotdistill.evaluation import evaluate
+
+        metrics = evaluate(model_dir, cell.task.name, records=self.eval_records(cell.task), split=self.split_name(cell),
+                           options=self.eval_options(cell), predictions_out=predictions, progress=True)  # fmt: skip
+        return {**metrics, "eval_split": self.config.eval.split, "floors": self.floors(cell.task)}
+
+    def eval_options(self, cell: Cell):
+        from cotdistill.evaluation import EvalOptions
 
         spec = self.config.eval
-        options = EvalOptions(
+        return EvalOptions(
             self_consistency=spec.self_consistency, explain=spec.explain, batch_size=spec.batch_size,
             max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, seed=cell.seed, similarity=spec.similarity,
         )
-        split = cell.task.test_split if spec.split == "test" else f"{cell.task.train_split} (dev slice)"
-        metrics = evaluate(model_dir, cell.task.name, records=self.eval_records(cell.task), split=split,
-                           options=options, predictions_out=predictions, progress=True)  # fmt: skip
-        return {**metrics, "eval_split": spec.split, "floors": self.floors(cell.task)}
+
+    def split_name(self, cell: Cell) -> str:
+        return cell.task.test_split if self.config.eval.split == "test" else f"{cell.task.train_split} (dev slice)"
 
     def eval_records(self, task: TaskSpec) -> list:
         records = self.questions(task).evaluated(self.config.eval.split)

@@ -32,6 +32,7 @@ from pathlib import Path
 from cotdistill.errors import CotdistillError
 from cotdistill.files import check_output_folder, write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
+from cotdistill.routing.pair import ROUTER
 from cotdistill.strategies import STRATEGIES
 from cotdistill.training.checkpoint import checkpoint_root
 from cotdistill.training.preflight import IGNORED_ON_RESUME
@@ -60,12 +61,19 @@ def what_trains(training: dict) -> dict:
 
 
 def train_key(config: ExperimentConfig, cell: Cell) -> str:
-    """Everything that changes the trained student."""
+    """Everything that changes the trained student (a router cell's: its two students' and its options)."""
+    if cell.strategy.name == ROUTER:
+        from cotdistill.experiments.router_cell import student_cells
+
+        return settings_key(ROUTER, _dump(cell.strategy), *(train_key(config, student) for student in student_cells(config, cell)))
     curation = config.curation
     if not cell.noise:  # which corruption is idle without noise: a noise-0 cell is the clean experiment's student
         curation = {name: value for name, value in curation.items() if name != "noise_kind"}
     revision = STRATEGIES[cell.strategy.name].revision
     task = {**cell.task.key_settings(), "training": what_trains(cell.task.training)}
+    if cell.task.mix:  # a mixed task's questions are its sources'
+        by_name = {t.name: t for t in config.tasks}
+        task["mix"] = [by_name[name].key_settings(exclude={"training"}) for name in cell.task.mix]
     strategy = {**_dump(cell.strategy), "training": what_trains(cell.strategy.training)}
     return settings_key(
         config.student, task, config.teacher, curation, config.data_seed,
@@ -237,6 +245,8 @@ class Runner:
             return DONE
         if (pid := holder(self.cell_dir(cell))) is not None:
             return f"left to process {pid}, which is running it"
+        if cell.strategy.name == ROUTER:
+            return "route between its students' answers (trains nothing)"
         if self.is_trained(cell):
             return "evaluate its student, trained here"
         if (source := self.trained_elsewhere(cell)) is not None:
@@ -255,7 +265,7 @@ class Runner:
     def refuse_training(self, pending: list[Cell]) -> None:
         """Evaluating students trained elsewhere: a cell without one fails the run before any compute,
         where it would otherwise quietly train its own (hours, when the dev run's cell was interrupted)."""
-        untrained = [c.id for c in pending if not self.is_trained(c) and self.trained_elsewhere(c) is None]
+        untrained = [c.id for c in pending if c.strategy.name != ROUTER and not self.is_trained(c) and self.trained_elsewhere(c) is None]
         if untrained:
             where = f"here or in {', '.join(map(str, self.students_from))}" if self.students_from else "here (no --students-from)"
             raise CotdistillError(
@@ -278,7 +288,7 @@ class Runner:
             f"{CPU_TRAIN_TOKENS_PER_S:.0f} training tokens/s, a 2-core CPU's rate for a 135M student")
         seconds, counted = 0.0, 0
         for cell in pending:
-            if not self.pipeline.data_is_cheap(cell.task):
+            if cell.strategy.name == ROUTER or not self.pipeline.data_is_cheap(cell.task):
                 continue
             try:
                 data, questions = self.pipeline.training_data(cell), len(self.pipeline.eval_records(cell.task))
@@ -327,6 +337,8 @@ class Runner:
         (folder / "error.json").unlink(missing_ok=True)
         (folder / "eval.json").unlink(missing_ok=True)  # a result of other settings: stale
         write_json_atomic(folder / "cell.json", {"id": cell.id, **_dump(cell), "train_key": train_key(self.config, cell)})
+        if cell.strategy.name == ROUTER:
+            return self.run_router_cell(cell, prefix)
         self.stage = "train"
         if self.is_trained(cell):
             trained = read_json(folder / "trained.json")
@@ -368,6 +380,22 @@ class Runner:
             "eval_key": eval_key(self.config, cell),
         }
         write_json_atomic(folder / "eval.json", result)  # last: its presence marks the cell done
+        return result
+
+    def run_router_cell(self, cell: Cell, prefix: str) -> dict:
+        from cotdistill.experiments.router_cell import run_router_cell
+        from cotdistill.files import write_jsonl_atomic
+
+        self.stage = "route"
+        self.log(f"{prefix}: routing between its students' answers")
+        metrics, rows = run_router_cell(self, cell, self.log)
+        write_jsonl_atomic(self.cell_dir(cell) / "eval.predictions.jsonl", rows)
+        result = {**metrics, "task": cell.task.name, "split": self.pipeline.split_name(cell), "eval_split": self.config.eval.split,
+                  "floors": self.pipeline.floors(cell.task), "cell_id": cell.id, "strategy": cell.strategy.id,
+                  "strategy_name": cell.strategy.name, "answer_first": False, "seed": cell.seed, "noise": cell.noise,
+                  "samples_per_question": cell.samples_per_question, "train_seconds": None,
+                  "predictions": str(self.cell_dir(cell) / "eval.predictions.jsonl"), "eval_key": eval_key(self.config, cell)}  # fmt: skip
+        write_json_atomic(self.cell_dir(cell) / "eval.json", result)  # last: its presence marks the cell done
         return result
 
     def record_failure(self, cell: Cell, error: Exception) -> None:

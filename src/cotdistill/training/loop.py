@@ -298,6 +298,12 @@ def _fresh_accelerator_state() -> None:
     GradientState._reset_state()
 
 
+def _answer_types(records) -> str | list[str]:
+    """The answer type the student learnt, or the sorted list of them (a mixed task's)."""
+    types = sorted({str(r.answer_type) for r in records})
+    return types[0] if len(types) == 1 else types
+
+
 def _save_outputs(accelerator, config, strategy, model, head, tokenizer, added, source, records, manifest,
                   data_stats, step, tokens_total, last, started, resumed_from) -> None:  # fmt: skip
     """The model folder, the semantic head (training-only) and cotdistill.json, written last."""
@@ -318,7 +324,7 @@ def _save_outputs(accelerator, config, strategy, model, head, tokenizer, added, 
         "strategy": strategy.metadata(),
         "separator": separator,
         "marker": _marker_metadata(strategy, tokenizer),
-        "answer_type": records[0].answer_type,
+        "answer_type": _answer_types(records),
         "task": manifest.get("task") or manifest.get("task_name"),
         "prompt_template": strategy.prompt_template,
         "stop_strings": strategy.stop_strings(),
