@@ -23,7 +23,8 @@ def parse_task_options(pairs: list[str]) -> dict:
 
 
 def eval_command(
-    model: Path = typer.Option(..., "--model", "-m", help="Trained model folder (written by `cotdistill train`, with cotdistill.json)."),
+    model: Path = typer.Option(..., "--model", "-m", help="Trained model folder (written by `cotdistill train`, with cotdistill.json), "
+                               "or a routed pair's folder (router.json: a router cell's router/ or its hf export)."),
     task: str = typer.Option(..., "--task", "-t", help="Task name (`cotdistill tasks list`), jsonl:<path> or hf:<id>."),
     out: Path = typer.Option(..., "--out", "-o", help="Metrics JSON to write; predictions go beside it (<stem>.predictions.jsonl)."),
     split: str = typer.Option("test", "--split", help="Split to evaluate on."),
@@ -35,8 +36,8 @@ def eval_command(
     max_prompt_tokens: int = typer.Option(None, "--max-prompt-tokens", help="Refuse questions whose prompt is longer (default: the model's context less --max-new-tokens)."),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature for --self-consistency."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed for --self-consistency."),
-    mode: str = typer.Option(None, "--mode", help="Adaptive students: auto (the perception module picks), answer-first or think-first."),
-    threshold: float = typer.Option(None, "--threshold", help="Adaptive students, mode auto: answer first where the perception score reaches this (lower: fewer tokens)."),
+    threshold: float = typer.Option(None, "--threshold", help="A routed pair (router folder): think where the router's signal is below this "
+                                    "(default: its router.json's; lower: fewer tokens)."),
     no_similarity: bool = typer.Option(False, "--no-similarity", help="Skip scoring generated rationales against the reference ones."),
     data_dir: Path = typer.Option(None, "--data-dir", envvar="COTDISTILL_DATA", help="The shared data folder for real tasks (or set COTDISTILL_DATA)."),
     option: list[str] = typer.Option([], "--task-option", help="Task option KEY=VALUE, repeatable (e.g. --task-option size=100)."),
@@ -53,14 +54,14 @@ def eval_command(
     options = EvalOptions(
         self_consistency=self_consistency, explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens,
         temperature=temperature, seed=seed, similarity=not no_similarity, max_prompt_tokens=max_prompt_tokens,
-        mode=mode, threshold=threshold,
+        threshold=threshold,
     )
     metrics = evaluate(model, task, split=split, limit=limit, data_dir=data_dir, task_options=parse_task_options(option),
                        options=options, out=out, progress=True)
     console = Console()
     low, high = metrics["ci95"]
     console.print(
-        f"[bold]{metrics['strategy']}[/] on {task} ({split}, n={metrics['n']}): accuracy {metrics['accuracy']:.3f} "
+        f"[bold]{metrics.get('strategy', 'router')}[/] on {task} ({split}, n={metrics['n']}): accuracy {metrics['accuracy']:.3f} "
         f"[{low:.3f}, {high:.3f}], {metrics['mean_generated_tokens']:.1f} tokens/question, "
         f"{metrics['mean_latency_s'] * 1000:.0f} ms/question, {metrics['tokens_per_s']:.1f} tokens/s"
         + (f", rationale similarity {metrics['rationale_similarity']:.3f}" if metrics["rationale_similarity"] is not None else "")

@@ -27,20 +27,20 @@ def export_command(
 
 
 def serve_command(
-    model: Path = typer.Argument(..., help="Trained or exported (--format hf) model folder with cotdistill.json."),
+    model: Path = typer.Argument(..., help="Trained or exported (--format hf) model folder with cotdistill.json, or a routed pair's folder (router.json)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     max_batch: int = typer.Option(8, "--max-batch", help="Most requests decoded side by side (greedy ones join and leave the batch at any step)."),
     batch_wait_ms: float = typer.Option(5.0, "--batch-wait-ms", help="How long a batch of sampled (temperature > 0) requests waits for more to join."),
     model_name: str = typer.Option(None, "--model-name", help="Model id in /v1/models (default: the folder name)."),
-    mode: str = typer.Option(None, "--mode", help="Adaptive students: auto (the perception module picks per question), answer-first or think-first."),
-    threshold: float = typer.Option(None, "--threshold", help="Adaptive students, mode auto: answer first where the perception score reaches this (lower: fewer tokens)."),
+    threshold: float = typer.Option(None, "--threshold", help="A routed pair (router folder): send a request on to the think-first student where "
+                                    "the router's signal is below this (default: its router.json's; lower: fewer tokens)."),
 ) -> None:
     """OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) for a student."""
     from cotdistill.serve import ServeOptions, run_server
 
     run_server(model, ServeOptions(host=host, port=port, max_batch=max_batch, batch_wait_ms=batch_wait_ms,
-                                   model_name=model_name, mode=mode, threshold=threshold))  # fmt: skip
+                                   model_name=model_name, threshold=threshold))  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,8 +38,7 @@ class EvalOptions:
     encoder: str = "minilm"  # sentence encoder for that score
     answer_likelihood: bool = True  # answer-first models: also score -log p(gold answer | prompt)
     max_prompt_tokens: int | None = None  # longest prompt; None: the model's context less max_new_tokens
-    mode: str | None = None  # adaptive students: "auto", "answer-first" or "think-first"; None: as trained
-    threshold: float | None = None  # adaptive students in mode auto: answer first where the score reaches it
+    threshold: float | None = None  # a routed pair: think where its signal is below this; None: its router.json's
 
 
 def predictions_path(out: str | Path) -> Path:
@@ -89,7 +87,12 @@ def evaluate(
     if not records:
         raise CotdistillError(f"no questions to evaluate (task '{task}', split '{split}', limit {limit})")
 
-    decode = evaluate_routed if is_router(model_dir) else decode_and_score
+    routed = is_router(model_dir)
+    if options.threshold is not None and not routed:
+        from cotdistill.errors import ConfigError
+
+        raise ConfigError([f"threshold: {model_dir} is one student, not a routed pair (a folder with router.json)"], source="eval options")
+    decode = evaluate_routed if routed else decode_and_score
     rows, metrics = decode(model_dir, records, options, task=task, progress=progress)
     metrics.update(task=task, split=split, model=str(model_dir))
     if predictions_out is not None:
@@ -107,10 +110,10 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
 
     from cotdistill.models import inference_device, load_causal_lm
     from cotdistill.routing.router import answer_logprobs, confidence
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata, with_modes
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
 
     meta = read_model_metadata(model_dir)
-    strategy = with_modes(strategy_from_metadata(meta), options.mode, options.threshold, source="eval options")
+    strategy = strategy_from_metadata(meta)
     warning = answer_type_warning(meta, records, task)
     if warning:
         log.warning(warning)
@@ -133,30 +136,18 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
 
-    adaptive = hasattr(strategy, "mode_of")
-    seconds, scores = 0.0, {}
-    if adaptive and strategy.mode == "auto":  # choosing the mode is part of answering, so timed
-        from cotdistill.routing import route_questions
-
-        started = time.perf_counter()
-        scores = route_questions(model, tokenizer, strategy, records, model_dir, options.batch_size)
-        seconds += time.perf_counter() - started
-    rows = [None] * len(records)
-    plan = _batches(records, settings, options.batch_size, lambda r: eos_count_for(strategy, tokenizer, options.explain, r))
-    for batch_settings, indices in _progress(plan, progress, len(records), options.batch_size):
-        batch = [records[i] for i in indices]
-        generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], batch_settings)
+    settings = replace(settings, eos_count=eos_count_for(strategy, tokenizer, options.explain))
+    seconds, rows = 0.0, []
+    batches = [records[start : start + options.batch_size] for start in range(0, len(records), options.batch_size)]
+    for batch in _progress(batches, progress, len(records), options.batch_size):
+        generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], settings)
         seconds += batch_seconds
-        for i, record, generation in zip(indices, batch, generations):
-            rows[i] = score_question(record, generation, strategy)
-            rows[i]["seconds"] = batch_seconds / len(batch)  # the batch's time, shared evenly (as summarise does)
+        for record, generation in zip(batch, generations):
+            row = score_question(record, generation, strategy)
+            row["seconds"] = batch_seconds / len(batch)  # the batch's time, shared evenly (as summarise does)
             if confident:
-                rows[i]["confidence"] = confidence(answer_logprobs(generation[0]))
-    if adaptive:
-        for row, record in zip(rows, records):
-            row["mode"] = strategy.mode_of(record)
-            if scores:
-                row["perception_score"] = scores[record.id]
+                row["confidence"] = confidence(answer_logprobs(generation[0]))
+            rows.append(row)
 
     nlls = None
     if options.answer_likelihood and strategy.answer_first:  # untimed: not part of answering
@@ -189,7 +180,6 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
         stop_strings=list(settings.stop_strings),
         stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
         unparsed=sum(r["predicted"] is None for r in rows),
-        **({"modes": dict(Counter(r["mode"] for r in rows))} if adaptive else {}),
         decode_seconds=seconds,
         device=torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else model.device.type,
     )
@@ -244,6 +234,8 @@ def check_options(options: EvalOptions) -> None:
         problems.append(f"batch_size must be >= 1, got {options.batch_size}")
     if options.max_new_tokens < 1:
         problems.append(f"max_new_tokens must be >= 1, got {options.max_new_tokens}")
+    if options.threshold is not None and options.threshold < 0:
+        problems.append(f"threshold must be >= 0, got {options.threshold}")
     if options.self_consistency > 1 and options.temperature <= 0:
         problems.append("self-consistency samples need temperature > 0")
     if problems:
@@ -261,16 +253,6 @@ def _similarities(rows: list[dict], records: list[Record], options: EvalOptions)
     from cotdistill.models import load_encoder
 
     return rationale_similarities([r["rationale"] for r in rows], [rec.rationales for rec in records], load_encoder(options.encoder))
-
-
-def _batches(records: list[Record], settings: DecodeSettings, batch_size: int, eos_count) -> list[tuple[DecodeSettings, list[int]]]:
-    """(decode settings, record indices) of each batch, in order. Rows of one batch end at the same EOS,
-    so questions that need another (an adaptive student explaining its answer-first questions) batch apart."""
-    groups: dict[int, list[int]] = {}
-    for i, record in enumerate(records):
-        groups.setdefault(eos_count(record), []).append(i)
-    return [(replace(settings, eos_count=count), indices[start : start + batch_size])
-            for count, indices in groups.items() for start in range(0, len(indices), batch_size)]  # fmt: skip
 
 
 def _progress(batches: list, enabled: bool, n: int, batch_size: int):

@@ -117,7 +117,9 @@ def evaluate_routed(folder: str | Path, records: list[Record], options, *, task:
 
     folder = Path(folder)
     router = read_router(folder)
-    first_options = dataclasses.replace(options, answer_likelihood=False, similarity=False)
+    if options.threshold is not None:
+        router = router.model_copy(update={"threshold": options.threshold, "chosen_by": "set by the user"})
+    first_options = dataclasses.replace(options, answer_likelihood=False, similarity=False, threshold=None)
     first_rows, first_metrics = decode_and_score(router.student(folder, ANSWER_FIRST), records, first_options, task=task, progress=progress)
     if router.signal == PERCEPTION:
         started = time.perf_counter()  # choosing is part of answering: its time goes to the questions
@@ -130,11 +132,12 @@ def evaluate_routed(folder: str | Path, records: list[Record], options, *, task:
     thinking = [r for r, p in zip(records, pairs) if p.score < router.threshold]
     think_rows = {}
     if thinking:
-        rows, _ = decode_and_score(router.student(folder, THINK_FIRST), thinking, options, task=task, progress=progress)
+        rows, _ = decode_and_score(router.student(folder, THINK_FIRST), thinking, dataclasses.replace(options, threshold=None),
+                                   task=task, progress=progress)
         think_rows = {row["id"]: row for row in rows}
     pairs = [QuestionPair(p.id, p.score, p.first, think_rows.get(p.id)) for p in pairs]
     rows = routed(pairs, router.threshold)
-    metrics = {**summary(rows), "router": {"signal": router.signal, "threshold": router.threshold, "chosen_by": router.chosen_by,
+    metrics = {**summary(rows), "strategy": "router", "router": {"signal": router.signal, "threshold": router.threshold, "chosen_by": router.chosen_by,
                                            "answer_first": str(router.student(folder, ANSWER_FIRST)),
                                            "think_first": str(router.student(folder, THINK_FIRST))},
                "modes": {mode: sum(r["mode"] == mode for r in rows) for mode in (ANSWER_FIRST, THINK_FIRST)},

@@ -19,17 +19,14 @@ class ServeOptions:
     max_batch: int = 8
     batch_wait_ms: float = 5.0
     model_name: str | None = None
-    mode: str | None = None  # adaptive students: "auto" (the perception module picks per question) or a fixed mode
-    threshold: float | None = None  # adaptive students in mode auto: answer first where the score reaches it
+    threshold: float | None = None  # a routed pair: think where its signal is below this (default: its router.json's)
 
 
 def build_app(model_dir: str | Path, options: ServeOptions | None = None):
-    """Load the student (LoRA merged) and return the FastAPI app serving it."""
-    from cotdistill.export.student import load_merged_student
+    """Load the student (LoRA merged), or a routed pair's two students, and return the FastAPI app serving it."""
     from cotdistill.models import inference_device
+    from cotdistill.routing.pair import is_router
     from cotdistill.serve.app import create_app
-    from cotdistill.serve.engine import BatchingEngine
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata, with_modes
 
     options = options or ServeOptions()
     model_dir = Path(model_dir)
@@ -40,19 +37,49 @@ def build_app(model_dir: str | Path, options: ServeOptions | None = None):
         )
     if options.max_batch < 1:
         raise CotdistillError(f"--max-batch must be >= 1, got {options.max_batch}")
-    strategy = with_modes(strategy_from_metadata(read_model_metadata(model_dir)), options.mode, options.threshold,
-                          source="serve options")  # fmt: skip
-    perception = None
-    from cotdistill.strategies.builtin import AUTO
+    name = options.model_name or model_dir.resolve().name
+    if is_router(model_dir):
+        pair = _routed_pair(model_dir, options, inference_device())
+        first = next(iter(pair.engines))
+        return create_app(pair.engines[first], pair.strategies[first], name, pair)
+    if options.threshold is not None:
+        raise CotdistillError(f"--threshold: {model_dir} is one student, not a routed pair (a folder with router.json)")
+    strategy, engine = _student(model_dir, options, inference_device())
+    return create_app(engine, strategy, name)
 
-    if getattr(strategy, "mode", None) == AUTO:  # loaded before the model: a missing module fails fast
-        from cotdistill.routing import PERCEPTION_FILE, PerceptionModule
 
-        perception = PerceptionModule.load(model_dir / PERCEPTION_FILE)
+def _student(model_dir: Path, options: ServeOptions, device: str, logprobs: bool = False):
+    from cotdistill.export.student import load_merged_student
+    from cotdistill.serve.engine import BatchingEngine
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+
+    strategy = strategy_from_metadata(read_model_metadata(model_dir))
     model, tokenizer = load_merged_student(model_dir)
-    model.to(inference_device())
-    engine = BatchingEngine(model, tokenizer, max_batch=options.max_batch, batch_wait_s=options.batch_wait_ms / 1000)
-    return create_app(engine, strategy, options.model_name or model_dir.resolve().name, perception)
+    model.to(device)
+    engine = BatchingEngine(model, tokenizer, max_batch=options.max_batch, batch_wait_s=options.batch_wait_ms / 1000, logprobs=logprobs)
+    return strategy, engine
+
+
+def _routed_pair(folder: Path, options: ServeOptions, device: str):
+    """Both students of a router folder, each on its own engine; the answer-first one keeps its answers' probabilities."""
+    from cotdistill.routing.pair import read_router
+    from cotdistill.routing.router import ANSWER_FIRST, PERCEPTION, THINK_FIRST
+    from cotdistill.serve.app import RoutedPair
+
+    router = read_router(folder)
+    if options.threshold is not None:
+        if options.threshold < 0:
+            raise CotdistillError(f"--threshold must be >= 0, got {options.threshold}")
+        router = router.model_copy(update={"threshold": options.threshold, "chosen_by": "set by the user (serve --threshold)"})
+    probe = None
+    if router.signal == PERCEPTION:  # loaded before the students: a missing probe fails fast
+        from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule
+
+        probe = PerceptionModule.load(folder / PERCEPTION_FILE)
+    strategies, engines = {}, {}
+    for mode in (ANSWER_FIRST, THINK_FIRST):
+        strategies[mode], engines[mode] = _student(router.student(folder, mode), options, device, logprobs=mode == ANSWER_FIRST)
+    return RoutedPair(engines, strategies, router, probe)
 
 
 def run_server(model_dir: str | Path, options: ServeOptions | None = None) -> None:

@@ -9,11 +9,10 @@ Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /he
   separator as a blank line. Pre-thinking students always run to EOS.
 - Every choice carries `answer` and `rationale` (the strategy's own split of the output); `usage`
   counts the prompt's and the generated tokens (EOS included when it ended the row).
-- Adaptive students (mode auto): each chat question is routed as `cotdistill eval` routes it, by the
-  perception module's score on the question (one forward pass, the decoding loop paused for it), and
-  its choices carry `mode` and `perception_score`. /v1/completions sends the prompt as given, so
-  there the client writes the mode control (`[answer first] ` or `[think first] `) itself, and
-  `explain` and the choices' `mode` follow the control it wrote.
+- A routed pair (a router folder, router.json): the answer-first student answers every request; where its
+  answer is unsure (the router's signal below its threshold) the request goes on to the think-first
+  student. The reply returns as soon as the answer-first student is confident; choices carry `mode` and
+  `route_score`, and `usage` counts both students' tokens. A routed pair decodes greedily.
 - Errors use OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with a 4xx status for
   anything the client did wrong; an unexpected failure is a 500 with a one-line message, never a
   traceback.
@@ -36,7 +35,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cotdistill.evaluation.generation import eos_count_for
 from cotdistill.export.spec import ServingSpec, spec_of
-from cotdistill.records import Record
 from cotdistill.serve.engine import BatchingEngine, Completion, DecodeParams
 
 log = logging.getLogger("cotdistill.serve")
@@ -83,15 +81,15 @@ class CompletionRequest(_Sampling):
     prompt: str | list[str]
 
 
-def create_app(engine: BatchingEngine, strategy, model_name: str, perception=None) -> FastAPI:
-    """`perception`: an adaptive student's PerceptionModule, where its mode is auto."""
+def create_app(engine: BatchingEngine, strategy, model_name: str, router: "RoutedPair | None" = None) -> FastAPI:
+    """`router`: a routed pair, whose answer-first student is `engine` / `strategy`."""
     spec = spec_of(strategy)
-    router = _Router(engine, strategy, perception) if perception is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
-        engine.close()  # on shutdown: the decoding thread would keep the process alive
+        for each in router.engines.values() if router else [engine]:
+            each.close()  # on shutdown: the decoding thread would keep the process alive
 
     app = FastAPI(title="cotdistill serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     created = int(time.time())
@@ -99,7 +97,7 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
 
     @app.get("/health")
     async def health() -> dict:
-        routing = {"routing": {"threshold": strategy.threshold, "modes": dict(router.counts)}} if router else {}
+        routing = {"routing": {"signal": router.router.signal, "threshold": router.router.threshold, "modes": dict(router.counts)}} if router else {}
         return {"status": "ok", "model": model_name, "strategy": spec.strategy, **dataclasses.asdict(engine.stats), **routing}
 
     @app.get("/v1/models")
@@ -111,18 +109,20 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
     async def chat(request: ChatRequest) -> dict:
         _check_request(request, model_name)
         question = _question(request.messages)
-        served, served_spec, route = (await router.route(question)) if router else (strategy, spec, {})
         max_tokens = request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS
-        params = _params(request, served_spec, max_tokens, eos_count_for(served, engine.tokenizer, request.explain))
-        completion = await _complete(engine, served_spec.prompt(question), params)
+        if router:
+            spent, served, served_spec, route = await router.answer(lambda s: s.prompt(question), request, max_tokens)
+        else:
+            params = _params(request, spec, max_tokens, eos_count_for(strategy, engine.tokenizer, request.explain))
+            spent, served, served_spec, route = [await _complete(engine, spec.prompt(question), params)], strategy, spec, {}
         eos = engine.tokenizer.eos_token
         choices = [
             # An EOS separator is a token, not text a reader wants: the chat message shows a blank line there.
             {"index": i, "message": {"role": "assistant", "content": "\n\n".join(p.strip() for p in text.split(eos))},
              "finish_reason": finish, **_split(served, text), **route}  # fmt: skip
-            for i, (text, finish) in enumerate(_texts(completion, request, served_spec))
+            for i, (text, finish) in enumerate(_texts(spent[-1], request, served_spec))
         ]
-        return _response("chat.completion", "chatcmpl", model_name, choices, [completion])
+        return _response("chat.completion", "chatcmpl", model_name, choices, spent)
 
     @app.post("/v1/completions")
     async def completions(request: CompletionRequest) -> dict:
@@ -130,57 +130,59 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, perception=Non
         prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
         if not prompts or any(not p for p in prompts):
             raise ApiError(400, "prompt must be a non-empty string or list of non-empty strings", param="prompt")
-        served = [(router and router.written(p)) or (strategy, spec, {}) for p in prompts]
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
         import asyncio
 
-        results = await asyncio.gather(*(
-            _complete(engine, p, _params(request, s, max_tokens, eos_count_for(fixed, engine.tokenizer, request.explain)))
-            for p, (fixed, s, _) in zip(prompts, served)
-        ))  # fmt: skip
+        async def one(prompt: str):
+            if router:  # the prompt as given, to whichever student answers it
+                return await router.answer(lambda _: prompt, request, max_tokens)
+            params = _params(request, spec, max_tokens, eos_count_for(strategy, engine.tokenizer, request.explain))
+            return [await _complete(engine, prompt, params)], strategy, spec, {}
+
+        results = await asyncio.gather(*(one(p) for p in prompts))
         choices, index = [], 0
-        for completion, (fixed, s, route) in zip(results, served):
-            for text, finish in _texts(completion, request, s):
+        for spent, fixed, s, route in results:
+            for text, finish in _texts(spent[-1], request, s):
                 choices.append({"index": index, "text": text, "finish_reason": finish, "logprobs": None,
                                 **_split(fixed, text), **route})  # fmt: skip
                 index += 1
-        return _response("text_completion", "cmpl", model_name, choices, results)
+        return _response("text_completion", "cmpl", model_name, choices, [c for spent, *_ in results for c in spent])
 
     return app
 
 
-class _Router:
-    """An adaptive student's mode per question: its perception module's score against the threshold."""
+class RoutedPair:
+    """A routed pair's two students, each with its own engine, and the rule that picks between them."""
 
-    def __init__(self, engine: BatchingEngine, strategy, perception):
-        from cotdistill.strategies import with_modes
-        from cotdistill.strategies.builtin import ANSWER_FIRST, THINK_FIRST
+    def __init__(self, engines: dict, strategies: dict, router, probe=None):
+        self.engines, self.strategies, self.router, self.probe = engines, strategies, router, probe
+        self.specs = {mode: spec_of(strategy) for mode, strategy in strategies.items()}
+        self.counts = dict.fromkeys(engines, 0)
 
-        self.engine, self.strategy, self.perception = engine, strategy, perception
-        self.by_mode = {mode: with_modes(strategy, mode=mode) for mode in (ANSWER_FIRST, THINK_FIRST)}
-        self.specs = {mode: spec_of(fixed) for mode, fixed in self.by_mode.items()}
-        self.controls = {ANSWER_FIRST: strategy.answer_first_control, THINK_FIRST: strategy.think_first_control}
-        self.counts = dict.fromkeys(self.by_mode, 0)
-
-    def written(self, prompt: str) -> tuple[object, ServingSpec, dict] | None:
-        """As `route`, for a completion prompt: the mode whose control the client wrote at its start
-        (no module runs); None without one (the student as trained, which decodes to its first EOS)."""
-        for mode, control in self.controls.items():
-            if prompt.lstrip().startswith(control.strip()):
-                return self.by_mode[mode], self.specs[mode], {"mode": mode}
-        return None
-
-    async def route(self, question: str) -> tuple[object, ServingSpec, dict]:
-        """(the strategy with this question's mode fixed, its serving spec, the fields its choices carry)."""
+    async def answer(self, prompt_of, request: _Sampling, max_tokens: int) -> tuple[list[Completion], object, ServingSpec, dict]:
+        """(every completion spent on the request, the answering student's strategy and spec, the choice's route fields)."""
         import asyncio
 
-        from cotdistill.routing import mode_for
+        from cotdistill.routing.router import ANSWER_FIRST, THINK_FIRST, answer_logprobs, confidence
 
-        prompt = self.strategy.question_prompt(Record(id="request", question=question.strip(), answer="", answer_type="text"))
-        score = float(self.perception.score(await asyncio.to_thread(self.engine.question_features, prompt))[0])
-        mode = mode_for(score, self.strategy.threshold)
+        if not (request.temperature == 0 and request.n == 1):
+            raise ApiError(400, "a routed pair answers greedily: send temperature 0 and n 1", param="temperature")
+        engine, spec = self.engines[ANSWER_FIRST], self.specs[ANSWER_FIRST]
+        prompt = prompt_of(spec)
+        spent = [await _complete(engine, prompt, _params(request, spec, max_tokens, 1, explain=False))]
+        if self.probe is not None:
+            score = float(self.probe.score(await asyncio.to_thread(engine.question_features, prompt))[0])
+        else:
+            score = confidence(answer_logprobs(spent[0].generations[0]))[self.router.signal]
+        mode = THINK_FIRST if score < self.router.threshold else ANSWER_FIRST
         self.counts[mode] += 1
-        return self.by_mode[mode], self.specs[mode], {"mode": mode, "perception_score": round(score, 4)}
+        if mode == THINK_FIRST:
+            engine, spec = self.engines[THINK_FIRST], self.specs[THINK_FIRST]
+            spent.append(await _complete(engine, prompt_of(spec), _params(request, spec, max_tokens, 1)))
+        elif request.explain:  # the confident answer, now with its rationale
+            eos_count = eos_count_for(self.strategies[mode], engine.tokenizer, True)
+            spent.append(await _complete(engine, prompt, _params(request, spec, max_tokens, eos_count)))
+        return spent, self.strategies[mode], spec, {"mode": mode, "route_score": round(score, 4)}
 
 
 def _check_request(request: _Sampling, model_name: str) -> None:
@@ -206,11 +208,11 @@ def _question(messages: list[ChatMessage]) -> str:
     return content
 
 
-def _params(request: _Sampling, spec: ServingSpec, max_tokens: int, eos_count: int) -> DecodeParams:
+def _params(request: _Sampling, spec: ServingSpec, max_tokens: int, eos_count: int, explain: bool | None = None) -> DecodeParams:
     extra = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
     if any(not s for s in extra):
         raise ApiError(400, "stop strings must be non-empty", param="stop")
-    stops = tuple(dict.fromkeys([*spec.stops(request.explain), *extra]))
+    stops = tuple(dict.fromkeys([*spec.stops(request.explain if explain is None else explain), *extra]))
     return DecodeParams(max_tokens=max_tokens, stop=stops, temperature=request.temperature,
                         top_p=request.top_p, n=request.n, eos_count=eos_count)  # fmt: skip
 

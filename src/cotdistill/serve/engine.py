@@ -17,6 +17,7 @@ the length limit), so the token counts are the real ones.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import queue
 import threading
@@ -81,8 +82,10 @@ class EngineStats:
 class BatchingEngine:
     """Owns the model; `await engine.complete(prompt, params)` from any number of concurrent requests."""
 
-    def __init__(self, model, tokenizer, *, max_batch: int = 8, batch_wait_s: float = 0.005):
+    def __init__(self, model, tokenizer, *, max_batch: int = 8, batch_wait_s: float = 0.005, logprobs: bool = False):
+        """logprobs: greedy rows keep each token's log-probability (a routed pair's answer-first student)."""
         prepare_tokenizer(tokenizer)
+        self.logprobs = logprobs
         self.model, self.tokenizer = model.eval(), tokenizer
         self.max_batch, self.batch_wait_s = max_batch, batch_wait_s
         self.eos_ids = eos_token_ids(model, tokenizer)
@@ -128,7 +131,7 @@ class BatchingEngine:
                 self._continuous.cancel_request(request_id)
 
     def question_features(self, prompt: str):
-        """The perception module's input for one prompt (adaptive students). A plain forward pass beside
+        """The perception probe's input for one prompt (a routed pair's). A plain forward pass beside
         the decoding loop: the continuous batch pauses for it, as it does for a sampled batch."""
         from cotdistill.routing import question_features
 
@@ -148,6 +151,7 @@ class BatchingEngine:
             max_requests_per_batch=self.max_batch,
             page_size=CACHE_PAGE_TOKENS,
             num_blocks=math.ceil(tokens / CACHE_PAGE_TOKENS),  # a block holds one page of every layer
+            return_logprobs=self.logprobs,
         )
         generation = GenerationConfig(do_sample=False, eos_token_id=self.eos_ids, pad_token_id=self.tokenizer.pad_token_id)
         manager = self.model.init_continuous_batching(generation_config=generation, continuous_batching_config=settings)
@@ -175,6 +179,8 @@ class BatchingEngine:
             with self._tokenizer_lock:
                 generation = trim_row(output.generated_tokens, self.tokenizer, self.eos_ids, job.params.stop,
                                       job.params.eos_count)  # fmt: skip
+            if self.logprobs:
+                generation = dataclasses.replace(generation, logprobs=tuple(output.logprobs[: generation.n_tokens]))
             if generation.stopped_by != "length" or output.is_finished():
                 self._decoding.pop(output.request_id, None)
                 if not output.is_finished():  # ended here, not by the manager: free its place in the batch now
