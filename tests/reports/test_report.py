@@ -98,22 +98,23 @@ def test_report_tables_hold_the_averaged_numbers(run_dir, tmp_path):
            "during train: RuntimeError: CUDA out of memory" in text
 
 
-def test_report_writes_three_valid_plots_and_links_them(run_dir, tmp_path):
+def test_report_writes_four_valid_plots_and_links_them(run_dir, tmp_path):
     out = tmp_path / "out"
     text = render_report(collect_rows(run_dir), out, title="demo grid").read_text()
-    for name in ("accuracy_by_strategy.png", "accuracy_vs_noise.png", "accuracy_vs_samples.png"):
+    for name in ("accuracy_by_strategy.png", "accuracy_vs_tokens.png", "accuracy_vs_noise.png", "accuracy_vs_samples.png"):
         assert f"({name})" in text
         with Image.open(out / name) as image:
             image.verify()
             assert image.format == "PNG" and image.size[0] > 300 and image.size[1] > 200
     assert sorted(p.name for p in out.iterdir()) == [
-        "accuracy_by_strategy.png", "accuracy_vs_noise.png", "accuracy_vs_samples.png", "report.md", "summary.json",
+        "accuracy_by_strategy.png", "accuracy_vs_noise.png", "accuracy_vs_samples.png", "accuracy_vs_tokens.png",
+        "report.md", "summary.json",
     ]  # no temporary files left behind
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["summaries"]) == 2 * 3 * 2 * 2 and len(summary["failed"]) == 1
 
 
-def test_single_slice_rows_from_a_benchmark_get_only_the_strategy_plot(tmp_path):
+def test_single_slice_rows_from_a_benchmark_get_no_noise_or_samples_plot(tmp_path):
     rows = [
         {"dataset": "svamp", "strategy": "pst", "n": 3, "accuracy": 2 / 3, "ci95": [0.2077, 0.9385],
          "mean_generated_tokens": 5, "mean_latency_s": 1.25},
@@ -124,7 +125,7 @@ def test_single_slice_rows_from_a_benchmark_get_only_the_strategy_plot(tmp_path)
     assert "## Accuracy (%): noise 0\n" in text
     assert "| pst | 66.7 ± 36.5 (1 seed) |" in text and "| answer-only | 33.3 ± 36.5 (1 seed) |" in text
     assert "| pst | 5.0 tok, 1.250 s |" in text and "| answer-only | –, – |" in text
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["accuracy_by_strategy.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["accuracy_by_strategy.png", "accuracy_vs_tokens.png"]
     assert "Failed cells" not in text
     assert "on the test questions" in text
 

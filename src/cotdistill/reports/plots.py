@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -126,3 +128,190 @@ def accuracy_vs(summaries: list[Summary], axis: str, path: Path, title: str) -> 
     _save(figure, path)
     plt.close(figure)
     return path
+
+
+MARKERS = "osD^vP*Xph"
+KNOWN = ("answer-only", "pre-thinking", "post-thinking", "prefix", "pst", "adaptive", "router")
+"""Strategies with a fixed colour and marker, so that one strategy looks the same in every report."""
+PAD = 2.2
+"""The x axis reaches this factor beyond the cheapest and the dearest point."""
+NUDGE = 0.05
+"""Points of one panel whose costs are this close (a fraction of the panel's log width) are spread sideways."""
+
+
+def accuracy_vs_tokens(summaries: list[Summary], path: Path, title: str) -> Path | None:
+    """The trade-off the tool is for: accuracy against generated tokens per question, one panel per task.
+
+    Main slice; one point per strategy with its 95% interval; x on a log scale; the best constant answer
+    as a dashed line (its interval shaded); students that did not learn drawn hollow; points of near-equal
+    cost spread sideways a little (the title says so). Strategies without a (positive) token count are left
+    out; returns None (and writes nothing) when no strategy has one.
+    """
+    plt = _pyplot()
+    figure = accuracy_vs_tokens_figure(summaries, title)
+    if figure is None:
+        return None
+    _save(figure, path)
+    plt.close(figure)
+    return path
+
+
+def accuracy_vs_tokens_figure(summaries: list[Summary], title: str):
+    """The figure `accuracy_vs_tokens` saves (None when no strategy has a token count)."""
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+    noise, samples = main_slice(summaries)
+    chosen = [s for s in summaries if s.slice == (noise, samples) and s.mean_generated_tokens]
+    if not chosen:
+        return None
+    tasks, strategies = ordered(s.task for s in chosen), ordered(s.strategy for s in chosen)
+    style = _styles(strategies, plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    columns = min(len(tasks), 3)
+    rows = -(-len(tasks) // columns)
+    figure, panels = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.7 * rows), squeeze=False)
+    for axes in panels.flat[len(tasks):]:
+        axes.set_visible(False)
+    spread = False
+    for axes, task in zip(panels.flat, tasks):
+        members = [s for s in chosen if s.task == task]
+        _draw_floor_band(axes, members)
+        low, high = min(s.mean_generated_tokens for s in members), max(s.mean_generated_tokens for s in members)
+        step = (high * PAD / (low / PAD)) ** NUDGE  # one marker's width or so, whatever the panel's range
+        xs = _nudged([s.mean_generated_tokens for s in members], step)
+        spread = spread or xs != [s.mean_generated_tokens for s in members]
+        for x, summary in zip(xs, members):
+            colour, marker = style[summary.strategy]
+            drawn = axes.errorbar([x], [100 * summary.accuracy], yerr=_errors([summary]), fmt=marker, color=colour,
+                                  markersize=7, markeredgecolor=colour, markeredgewidth=1.5, capsize=3, elinewidth=1,
+                                  markerfacecolor="white" if summary.learnt is False else colour, zorder=3)
+            drawn[0].set_gid(f"point:{summary.strategy}")
+        _token_axis(axes)
+        axes.set_xlim(min(xs) / PAD, max(xs) * PAD)
+        axes.set_ylim(0, 105)
+        n = ordered(round(s.n) for s in members)
+        axes.set_title(task + (f" ({n[0]} questions)" if len(n) == 1 else ""), fontsize=10)
+        axes.set_xlabel("generated tokens per question (log scale)", fontsize=8)
+        axes.set_ylabel("accuracy (%)", fontsize=9)
+        axes.tick_params(labelsize=8)
+        axes.grid(alpha=0.3, which="major")
+    handles = [Line2D([], [], color=style[name][0], marker=style[name][1], linestyle="none", markersize=7, label=name)
+               for name in strategies]
+    handles += [Line2D([], [], color="black", marker="o", markerfacecolor="white", linestyle="none", markersize=7,
+                       label="hollow: did not learn"),
+                Line2D([], [], color="black", linestyle="dashed", linewidth=1,
+                       label="best constant answer (band: its 95% CI)")]
+    legend_columns = min(len(handles), 2 if columns == 1 else 4)
+    figure.legend(handles=handles, loc="lower center", ncols=legend_columns, fontsize=8, frameon=False,
+                  bbox_to_anchor=(0.5, 0.0))
+    note = ";\npoints of near-equal cost are spread sideways a little" if spread else ""
+    figure.suptitle(f"{title}: accuracy vs cost ({slice_label(noise, samples)}; bars: 95% CI{note})", fontsize=10)
+    legend_rows = -(-len(handles) // legend_columns)
+    figure.tight_layout(rect=(0, (0.07 + 0.035 * legend_rows) / rows, 1, 1))
+    return figure
+
+
+def _styles(strategies: list[str], colours: list[str]) -> dict[str, tuple[str, str]]:
+    """(colour, marker) per strategy: the known ones fixed by KNOWN, the others (labelled variants) after them."""
+    others = [name for name in strategies if name not in KNOWN]
+    index = {name: (KNOWN.index(name) if name in KNOWN else len(KNOWN) + others.index(name)) for name in strategies}
+    return {name: (colours[i % len(colours)], MARKERS[i % len(MARKERS)]) for name, i in index.items()}
+
+
+def _token_axis(axes) -> None:
+    """Generated tokens on a log scale, ticked at 1, 2, 5, 10, ... in plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axes.set_xscale("log")
+    axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _draw_floor_band(axes, members: list[Summary]) -> None:
+    """The learning gate's floor: the best constant answer, dashed, over its 95% interval, shaded."""
+    floor = next((s.floors for s in members if s.floors), None)
+    if not floor or "best_constant_accuracy" not in floor:
+        return
+    if "best_constant_ci95" in floor:
+        low, high = floor["best_constant_ci95"]
+        axes.axhspan(100 * low, 100 * high, color="black", alpha=0.07, linewidth=0, zorder=1)
+    axes.axhline(100 * floor["best_constant_accuracy"], color="black", linestyle="dashed", linewidth=1, zorder=2,
+                 gid="floor")
+
+
+def _nudged(tokens: list[float], step: float) -> list[float]:
+    """Token counts with near-equal ones (within a factor `step` of their neighbour) spread sideways around
+    their centre by `step` each, so that points of equal cost stay visible side by side."""
+    order = sorted(range(len(tokens)), key=lambda i: tokens[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and tokens[i] <= tokens[groups[-1][-1]] * step:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    out = list(tokens)
+    for group in groups:
+        if len(group) > 1:
+            centre = math.exp(statistics.fmean(math.log(tokens[i]) for i in group))
+            for rank, i in enumerate(group):
+                out[i] = centre * step ** (rank - (len(group) - 1) / 2)
+    return out
+
+
+SIGNAL_STYLES = {"product": ("tab:blue", "-"), "first": ("tab:cyan", "--"), "min": ("tab:purple", ":"), "perception": ("tab:olive", "-.")}
+
+
+def router_sweeps(rows: list[dict], path: Path, title: str) -> Path | None:
+    """The figure `router_sweeps_figure` draws, saved (None when no row is a router cell's)."""
+    figure = router_sweeps_figure(rows, title)
+    if figure is None:
+        return None
+    try:
+        return _save(figure, path)
+    finally:
+        _pyplot().close(figure)
+
+
+def router_sweeps_figure(rows: list[dict], title: str):
+    """One panel per router cell: accuracy against generated tokens per question as each signal's threshold
+    sweeps from never thinking to always (lines; the dev slice's choice circled), each student alone and the
+    oracle as points, the best constant answer dashed."""
+    routers = [r for r in rows if r.get("status") == "ok" and isinstance(r.get("router"), dict) and r["router"].get("signals")]
+    if not routers:
+        return None
+    plt = _pyplot()
+    columns = min(len(routers), 3)
+    lines = math.ceil(len(routers) / columns)
+    figure, grid = plt.subplots(lines, columns, figsize=(5.2 * columns, 4.2 * lines), squeeze=False)
+    for axes, row in zip(grid.flat, routers):
+        router = row["router"]
+        for signal, result in router["signals"].items():
+            colour, dashes = SIGNAL_STYLES.get(signal, ("grey", "-"))
+            sweep = sorted(result["sweep"], key=lambda p: p["tokens"])
+            axes.plot([p["tokens"] for p in sweep], [100 * p["accuracy"] for p in sweep], color=colour, linestyle=dashes,
+                      linewidth=1.3, label=f"router, {signal}" + (" (served)" if signal == router["signal"] else ""))
+            axes.plot(result["mean_generated_tokens"], 100 * result["accuracy"], "o", markersize=9, markerfacecolor="none",
+                      markeredgecolor=colour, markeredgewidth=1.6)  # fmt: skip
+        for name, result, marker, colour in (("answer first alone", router["alone"]["answer-first"], "s", "tab:green"),
+                                             ("think first alone", router["alone"]["think-first"], "s", "tab:orange"),
+                                             ("oracle (reference)", router["oracle"], "*", "black")):  # fmt: skip
+            low, high = result["ci95"]
+            axes.errorbar([result["mean_generated_tokens"]], [100 * result["accuracy"]], capsize=3, fmt=marker, color=colour,
+                          markersize=10 if marker == "*" else 7, label=name, zorder=4,
+                          yerr=[[100 * max(result["accuracy"] - low, 0.0)], [100 * max(high - result["accuracy"], 0.0)]])  # fmt: skip
+        floor = (row.get("floors") or {}).get("best_constant_accuracy")
+        if floor is not None:
+            axes.axhline(100 * floor, color="black", linestyle="dashed", linewidth=1, label="best constant answer", gid="floor")
+        _token_axis(axes)
+        axes.set_ylim(0, 105)
+        axes.set_title(f"{row['task']}, {row['strategy']} ({row['n']} questions)")
+        axes.set_xlabel("generated tokens per question (log scale)")
+        axes.set_ylabel("accuracy (%)")
+        axes.grid(True, which="both", alpha=0.3)
+    for axes in list(grid.flat)[len(routers):]:
+        axes.set_visible(False)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.04 * lines))
+    figure.suptitle(f"{title}: the router as its threshold sweeps (circled: the threshold chosen on the dev slice)")
+    figure.tight_layout()
+    return figure

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cotdistill.files import write_text_atomic
 from cotdistill.reports.aggregate import ordered, summarise_rows
-from cotdistill.reports.plots import accuracy_by_strategy, accuracy_vs
+from cotdistill.reports.plots import accuracy_by_strategy, accuracy_vs, accuracy_vs_tokens, router_sweeps
 from cotdistill.reports.rows import collect_rows, normalise_row
 from cotdistill.reports.tables import markdown_report
 
@@ -20,7 +20,9 @@ def render_report(rows: list[dict], out_dir: str | Path, title: str = "cotdistil
 
     `rows` are eval results (as from `collect_rows`, or built by a benchmark script); failed rows
     (`status: "failed"` or an `error` without `accuracy`) are listed, not plotted. Plots:
-    accuracy by strategy always (when anything finished); accuracy vs rationale noise when more
+    accuracy by strategy always (when anything finished); accuracy vs generated tokens per question
+    (one panel per task) when any strategy has a token count; a router cell's threshold sweeps, each
+    student alone and the oracle (one panel per router cell); accuracy vs rationale noise when more
     than one noise level exists; accuracy vs samples per question when more than one value exists.
     """
     out_dir = Path(out_dir)
@@ -30,6 +32,12 @@ def render_report(rows: list[dict], out_dir: str | Path, title: str = "cotdistil
     plots = []
     if summaries:
         plots.append(accuracy_by_strategy(summaries, out_dir / "accuracy_by_strategy.png", title).name)
+        cost = accuracy_vs_tokens(summaries, out_dir / "accuracy_vs_tokens.png", title)
+        if cost is not None:
+            plots.append(cost.name)
+        sweeps = router_sweeps(rows, out_dir / "router_sweeps.png", title)
+        if sweeps is not None:
+            plots.append(sweeps.name)
         if len(ordered(s.noise for s in summaries)) > 1:
             plots.append(accuracy_vs(summaries, "noise", out_dir / "accuracy_vs_noise.png", title).name)
         if len(ordered(s.samples_per_question for s in summaries if s.samples_per_question is not None)) > 1:
