@@ -110,13 +110,14 @@ def task_section(config, task, summaries, teacher: float | None, split: str) -> 
 
 
 def mode_lines(rows: list[dict], task: str) -> list[str]:
-    """Which mode adaptive students chose, per seed: the share the perception module sent answer-first."""
+    """Where router cells sent their questions, per seed: answered by the answer-first student alone, or
+    sent on to the think-first student."""
     lines = []
     for row in rows:
         if row.get("status") == "ok" and row["task"] == task and row.get("modes"):
             modes, n = row["modes"], sum(row["modes"].values())
             lines.append(f"- {row['strategy']}, seed {row['seed']}: answered first on {modes.get('answer-first', 0)} of {n} "
-                         f"questions, thought first on {modes.get('think-first', 0)} (its perception module's choice)")
+                         f"questions, sent on to think first on {modes.get('think-first', 0)} (the router's choice)")
     return lines + [""] if lines else []
 
 

@@ -2,11 +2,12 @@
 (not a test)
 
 Each --curve is LABEL=MODEL_DIR:FIELD, FIELD a column of MODEL_DIR/train_log.jsonl (loss, answer_ce,
-rationale_ce, thought_ce, ...). For comparing how fast the same sequences are learnt under two strategies,
-e.g. adaptive's think-first mode (thought_ce) against a pre-thinking student (loss: its joint mean):
+rationale_ce, semantic, ...; students of the removed one-student adaptive strategy logged thought_ce). For
+comparing how fast the same sequences are learnt under two strategies, e.g. post-thinking's rationale
+(rationale_ce) against a pre-thinking student (loss: its joint mean):
 
     python bench/train_curves.py --name train-curves-last-letters \\
-      --curve adaptive-think-first=runs/suite-adaptive/cells/last-letters__adaptive__k1__noise0__seed0/model:thought_ce \\
+      --curve post-thinking-rationale=runs/suite/cells/last-letters__post-thinking__k1__noise0__seed0/model:rationale_ce \\
       --curve pre-thinking=runs/suite/cells/last-letters__pre-thinking__k1__noise0__seed0/model:loss
 """
 

@@ -33,7 +33,7 @@ def test_every_strategy_decodes_as_its_metadata_says(name, tiny_llama, tmp_path)
     """An untrained tiny model saved with a strategy's metadata: eval re-creates the strategy, no flags."""
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_llama, model_dir)
-    strategy = get_strategy(name, **({"mode": "think-first"} if name == "adaptive" else {}))  # untrained: no perception module
+    strategy = get_strategy(name)
     (model_dir / "cotdistill.json").write_text(json.dumps({"strategy": strategy.metadata()}))
     out = tmp_path / "eval.json"
     metrics = evaluate(model_dir, records=RECORDS, options=EvalOptions(max_new_tokens=6, similarity=False), out=out)

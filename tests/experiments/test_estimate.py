@@ -8,7 +8,6 @@ import pytest
 
 from cotdistill.experiments import parse_config
 from cotdistill.experiments.estimate import cell_seconds, measured_rate
-from cotdistill.routing.folds import FOLDS_DIR, LABELS_FILE
 from cotdistill.training.checkpoint import STATE_FILE
 
 
@@ -46,22 +45,11 @@ def test_a_resumed_student_counts_only_the_steps_after_its_last_checkpoint(data,
     assert _training_s(config, cell, data, model_dir) == pytest.approx(fresh * 2 / 8, rel=1e-3)
 
 
-def test_an_adaptive_cell_counts_its_folds_once_and_leaves_out_finished_ones(data, tmp_path):
-    config, cell = _cell("adaptive")  # 2 folds: each a student on half the data, so the cell trains 2x the student
-    model_dir = tmp_path / "model"
-    fresh = _training_s(config, cell, data, model_dir)
-    _checkpoint(model_dir, 8)  # the student is done, its folds are not
-    assert _training_s(config, cell, data, model_dir) == pytest.approx(fresh / 2, rel=1e-3)
-    (model_dir / FOLDS_DIR / "fold-0").mkdir(parents=True)
-    (model_dir / FOLDS_DIR / "fold-0" / LABELS_FILE).write_text("{}")
-    assert _training_s(config, cell, data, model_dir) == pytest.approx(fresh / 4, rel=1e-3)
-
-
 def test_the_measured_rate_is_the_students_own_not_its_cells(tmp_path):
     cells = tmp_path / "cells"
     (cells / "a").mkdir(parents=True)
     (cells / "b").mkdir()
-    # an adaptive cell: 2000 s in all, 800 s of them its student's (the rest its perception folds)
+    # both times recorded: the student's own training time (train_seconds) counts, not the cell's (seconds)
     (cells / "a" / "trained.json").write_text(json.dumps({"train_tokens": 240_000, "seconds": 2000, "train_seconds": 800}))
     (cells / "b" / "trained.json").write_text(json.dumps({"train_tokens": 60_000, "seconds": 200}))  # before train_seconds
     assert measured_rate(tmp_path) == pytest.approx(300_000 / 1000)

@@ -73,6 +73,10 @@ def test_the_router_counts_answer_first_tokens_for_every_question_and_think_firs
             assert row["generated_tokens"] == expected
             assert row["correct"] == (think if thought else first)[qid]["correct"]
         assert result["mean_generated_tokens"] == pytest.approx(sum(r["generated_tokens"] for r in routed.values()) / 12)
+        sources = result["by_source"]  # a mixed task is scored per source task too
+        assert sorted(sources) == ["synth-coin-flip", "synth-last-letters"]
+        assert sum(s["router"]["n"] for s in sources.values()) == 12
+        assert sum(s["router"]["correct"] for s in sources.values()) == result["correct"]
         assert result["thought"] == pytest.approx(sum(r["mode"] == "think-first" for r in routed.values()) / 12)
 
 

@@ -1,4 +1,4 @@
-"""The perception module of adaptive thinking: its probe, its labels and its folds (no model needed)."""
+"""The router's perception probe and the folds it is scored out of (no model needed)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from cotdistill.errors import DataError
-from cotdistill.records import Record
 from cotdistill.routing import PERCEPTION_FILE, PerceptionModule
-from cotdistill.routing.folds import perception_target, question_of, split_folds
+from cotdistill.routing.perception import split_folds
 
 
 def test_probe_separates_what_a_direction_separates():
@@ -24,7 +23,7 @@ def test_one_class_gives_its_smoothed_share_and_no_labels_think_first():
     always = PerceptionModule.fit(features, torch.ones(9))
     assert torch.allclose(always.score(torch.randn(3, 4)), torch.tensor(0.95))  # (9 + 0.5) / (9 + 1)
     never = PerceptionModule.fit(torch.zeros(0, 4), torch.zeros(0))
-    assert torch.allclose(never.score(torch.randn(3, 4)), torch.tensor(0.25))  # below the default 0.5
+    assert torch.allclose(never.score(torch.randn(3, 4)), torch.tensor(0.25))  # nothing says answering first suffices
 
 
 def test_saved_module_scores_the_same(tmp_path):
@@ -32,9 +31,9 @@ def test_saved_module_scores_the_same(tmp_path):
     module.save(tmp_path / PERCEPTION_FILE)
     features = torch.randn(5, 4)
     assert torch.equal(PerceptionModule.load(tmp_path / PERCEPTION_FILE).score(features), module.score(features))
-    with pytest.raises(DataError, match="needs its perception module") as error:
+    with pytest.raises(DataError, match="needs its probe") as error:
         PerceptionModule.load(tmp_path / "absent.safetensors")
-    assert "--mode think-first" in str(error.value)
+    assert "router cell" in str(error.value) and "confidence signal" in str(error.value)
 
 
 def test_folds_are_disjoint_balanced_and_keep_a_question_together():
@@ -42,11 +41,3 @@ def test_folds_are_disjoint_balanced_and_keep_a_question_together():
     assert sorted(len(f) for f in folds) == [3, 4] and not folds[0] & folds[1]
     assert folds[0] | folds[1] == {f"q{i}" for i in range(7)}
     assert split_folds(["a", "b", "c"], 2, seed=3) == split_folds(["c", "b", "a"], 2, seed=3)  # order-free
-    record = Record(id="q1~abc~0", question="?", answer="1", answer_type="numeric", meta={"question_id": "q1"})
-    assert question_of(record) == "q1"
-
-
-def test_target_prefers_answer_first_and_drops_questions_neither_mode_got():
-    labels = {"both": {"answer-first": True, "think-first": True}, "only-think": {"answer-first": False, "think-first": True},
-              "only-answer": {"answer-first": True, "think-first": False}, "neither": {"answer-first": False, "think-first": False}}
-    assert perception_target(labels) == {"both": 1, "only-think": 0, "only-answer": 1}

@@ -15,7 +15,6 @@ from cotdistill.strategies import (
     PROMPT as P,
     RATIONALE as R,
     STRATEGIES,
-    THOUGHT as T,
     get_strategy,
     read_model_metadata,
     strategy_from_metadata,
@@ -132,26 +131,12 @@ def test_explain_continues_into_the_rationale(tokenizer, name):
     assert rationale == CHOICE.rationales[0]
 
 
-def test_adaptive_explained_answer_first_splits_at_its_eos_separator(tokenizer):
-    strategy = get_strategy("adaptive", mode="answer-first")
-    answer, rationale = strategy.split_output(_ideal_generation(strategy, CHOICE, tokenizer, explain=True))
-    assert (answer, rationale) == ("(C) garden center", CHOICE.rationales[0])
-    assert strategy.metadata()["separator"] == EOS  # named at training, so cotdistill.json records it
-    routed = get_strategy("adaptive")
-    routed.routes = {NUMERIC.id: "answer-first"}  # only answer-first questions run on to a second EOS
-    assert [eos_count_for(routed, tokenizer, True, r) for r in (NUMERIC, CHOICE)] == [2, 1]
-    assert eos_count_for(routed, tokenizer, False, NUMERIC) == 1
-    with pytest.raises(ConfigError, match="separated by the end-of-sequence token, not '.n'; drop the option"):
-        get_strategy("adaptive", separator="\n").setup_tokenizer(tokenizer)
-
-
 def test_stop_strings_and_flags():
     assert get_strategy("post-thinking").stop_strings() == []  # EOS, until training names it
     assert get_strategy("post-thinking", separator="\n").stop_strings() == ["\n"]
     assert get_strategy("post-thinking", separator=" [SEP]").stop_strings() == ["[SEP]"]
     assert get_strategy("pre-thinking").stop_strings() == []
     assert {n for n, cls in STRATEGIES.items() if cls.answer_first} == {"answer-only", "post-thinking", "prefix", "pst"}
-    assert get_strategy("adaptive").stop_strings() == []  # both of its modes end at EOS
 
 
 def test_truncation_keeps_prompt_and_answer(tokenizer):
@@ -177,41 +162,10 @@ def test_bad_options_are_reported_together():
         get_strategy("post-thinking", alpha=0.5, rationale_weight=-1, prompt_template="no slot")
     assert len(error.value.problems) == 3
     assert "alpha" in str(error.value) and "rationale_weight" in str(error.value)
-    with pytest.raises(CotdistillError, match="Valid strategies: adaptive, answer-only"):
+    with pytest.raises(CotdistillError, match="Valid strategies: answer-only, post-thinking"):
         get_strategy("cot")
 
 
 def test_missing_metadata_names_the_file(tmp_path):
     with pytest.raises(DataError, match="cotdistill.json: missing"):
         read_model_metadata(tmp_path)
-
-
-def test_adaptive_trains_both_modes_behind_their_controls(tokenizer):
-    strategy = get_strategy("adaptive")
-    answer_first, think_first = strategy.encode(NUMERIC, tokenizer)
-    decode = lambda e, kinds: tokenizer.decode([t for t, k in zip(e.input_ids, e.kinds) if k in kinds])  # noqa: E731
-    assert decode(answer_first, {P}) == "[answer first] Question: What is 2+3?\nAnswer:"
-    assert decode(think_first, {P}) == "[think first] Question: What is 2+3?\nAnswer:"
-    after_prompt = lambda e: [(t, k) for t, k in tokens_and_kinds(e, tokenizer) if k != P]  # noqa: E731
-    assert after_prompt(answer_first) == [("Ġ", A), ("5", A), (EOS, A)] + RATIONALE_TOKENS + [(EOS, R)]
-    thought = [(token, T) for token, _ in RATIONALE_TOKENS]
-    bridge = [("Ċ", T), ("Therefore", T), (",", T), ("Ġthe", T), ("Ġanswer", T), ("Ġis", T)]
-    assert after_prompt(think_first) == thought + bridge + [("Ġ", T), ("5", T), (EOS, T)]
-    spec = strategy.loss_spec()  # post-thinking's loss on the first, pre-thinking's joint mean on the second
-    assert not spec.joint and (spec.answer_weight, spec.rationale_weight, spec.thought_weight) == (1.0, 1.0, 1.0)
-
-
-def test_adaptive_prompt_follows_the_route():
-    strategy = get_strategy("adaptive")
-    assert strategy.prompt(NUMERIC).startswith("[think first] ")  # no route: think first
-    strategy.routes = {NUMERIC.id: "answer-first"}
-    assert strategy.prompt(NUMERIC).startswith("[answer first] ") and strategy.prompt(CHOICE).startswith("[think first] ")
-    assert get_strategy("adaptive", mode="think-first").prompt(NUMERIC).startswith("[think first] ")
-    assert strategy.question_prompt(NUMERIC) == "Question: What is 2+3?\nAnswer:"
-    # Either mode's output splits to the answer: the think-first conclusion, or the answer-first line.
-    assert strategy.split_output(" 2 plus 3 is 5.\nTherefore, the answer is 5") == ("Therefore, the answer is 5", "2 plus 3 is 5.")
-    assert strategy.split_output(" 5") == ("5", None)
-    with pytest.raises(ConfigError, match="mode must be one of"):
-        get_strategy("adaptive", mode="sometimes")
-    with pytest.raises(ConfigError, match="perception_folds must be an integer >= 2"):
-        get_strategy("adaptive", perception_folds=1)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from cotdistill.strategies import ANSWER as A, PROMPT as P, RATIONALE as R, THOUGHT as T, LossSpec
+from cotdistill.strategies import ANSWER as A, PROMPT as P, RATIONALE as R, LossSpec
 from cotdistill.training.losses import (
     centroids,
     combine_cross_entropy,
@@ -55,17 +55,6 @@ def test_pre_thinking_is_one_mean_over_all_targets():
     assert parts["loss"].item() == pytest.approx((2 + 3 + 4 + 7) / 4)
 
 
-def test_adaptive_gives_each_mode_its_own_strategys_loss():
-    # Row 0 answers first (answer 2, rationale 3 and 4), row 1 thinks first (thought 6, 7, 8).
-    kinds = torch.tensor([[P, A, R, R], [P, T, T, T]])
-    parts = combine_cross_entropy(TOKEN_CE, kinds, LossSpec(answer_weight=1.0, rationale_weight=0.5, thought_weight=1.0))
-    assert parts["thought_ce"].item() == pytest.approx((6 + 7 + 8) / 3)  # pre-thinking's one joint mean
-    assert parts["loss"].item() == pytest.approx(2 + 0.5 * 3.5 + 7)  # post-thinking's loss + pre-thinking's
-    assert "thought_ce" not in combine_cross_entropy(TOKEN_CE, KINDS, LossSpec(1.0, 1.0))
-    counts = step_counts([torch.cat([torch.zeros(2, 1, dtype=torch.long), kinds], dim=1)])
-    assert counts["thought"] == 3 and counts["target"] == 6
-
-
 def test_prompt_tokens_never_count():
     bigger_prompt = TOKEN_CE.clone()
     bigger_prompt[KINDS == P] = 1000.0
@@ -79,7 +68,7 @@ def test_micro_batches_with_step_counts_add_up_to_the_step_mean():
     # rationale CE: (3.5 + 0) / 2, the second row having no rationale token.
     kinds = torch.tensor([[P, P, A, R, R], [P, P, P, A, P]])  # as KINDS, with the unpredicted token 0
     counts = step_counts([kinds[:1], kinds[1:]])
-    assert counts == {"answer": 2, "rationale": 2, "thought": 0, "target": 4, "semantic": 0}
+    assert counts == {"answer": 2, "rationale": 2, "target": 4, "semantic": 0}
     for spec in (LossSpec(answer_weight=0.5, rationale_weight=0.5), LossSpec(joint=True)):
         whole = combine_cross_entropy(TOKEN_CE, KINDS, spec)
         parts = [combine_cross_entropy(TOKEN_CE[i : i + 1], KINDS[i : i + 1], spec, counts) for i in (0, 1)]

@@ -17,7 +17,7 @@ def _help(field: str) -> str:
 def train_command(
     data: Optional[Path] = typer.Option(None, "--data", help=_help("data")),
     strategy: Optional[str] = typer.Option(
-        None, "--strategy", help="answer-only, pre-thinking, post-thinking, prefix, pst or adaptive."
+        None, "--strategy", help="answer-only, pre-thinking, post-thinking, prefix or pst."
     ),
     student: Optional[str] = typer.Option(None, "--student", help=_help("student")),
     out: Optional[Path] = typer.Option(None, "--out", help=_help("out")),
@@ -47,8 +47,6 @@ def train_command(
     sem_centroid: Optional[bool] = typer.Option(None, "--sem-centroid", help=_help("sem_centroid")),
     sem_head: Optional[str] = typer.Option(None, "--sem-head", help="linear or mlp. " + _help("sem_head")),
     sem_cache_dir: Optional[Path] = typer.Option(None, "--sem-cache-dir", help=_help("sem_cache_dir")),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help=_help("threshold")),
-    perception_folds: Optional[int] = typer.Option(None, "--perception-folds", help=_help("perception_folds")),
     save_every: Optional[int] = typer.Option(None, "--save-every", help=_help("save_every")),
     resume: Optional[bool] = typer.Option(None, "--resume", help=_help("resume")),
     report_to: Optional[str] = typer.Option(
@@ -59,7 +57,6 @@ def train_command(
     """Fine-tune a student on DIR/train.jsonl with one strategy; writes a model folder with cotdistill.json."""
     flags = dict(locals())
     flags.pop("config")
-    from cotdistill.strategies import read_model_metadata
     from cotdistill.training import load_config, train
 
     if report_to is not None:
@@ -67,16 +64,10 @@ def train_command(
     settings = load_config(config, **flags)
     folder = train(settings)
     typer.echo(f"trained {settings.strategy} student written to {folder}")
-    perception = read_model_metadata(folder).get("perception")
-    if perception:
-        typer.echo(f"perception module: of {perception['questions']} questions, each answered by a student that did not train "
-                   f"on it, answer first was right on {perception['answer_first_right']}, think first on "
-                   f"{perception['think_first_right']}; it sends {100 * perception['answer_first_share_at_threshold']:.0f}% "
-                   f"of the training questions answer first")
 
 
 def register(app: typer.Typer) -> None:
     """Add `cotdistill train` to the main app."""
-    app.command("train", help="Fine-tune a student with a strategy (answer-only, pre-thinking, post-thinking, prefix, pst, adaptive).")(
+    app.command("train", help="Fine-tune a student with a strategy (answer-only, pre-thinking, post-thinking, prefix, pst).")(
         train_command
     )

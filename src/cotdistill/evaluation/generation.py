@@ -128,10 +128,9 @@ class _NthEos(StoppingCriteria):
         return torch.isin(generated, self.eos.to(generated.device)).sum(dim=1) >= self.count
 
 
-def eos_count_for(strategy, tokenizer, explain: bool, record=None) -> int:
-    """2 where an answer-first student's separator is EOS itself and its rationale is wanted, else 1
-    (`record`: the question, for a strategy whose mode varies per question)."""
-    return 2 if explain and strategy.eos_separated(tokenizer.eos_token, record) else 1
+def eos_count_for(strategy, tokenizer, explain: bool) -> int:
+    """2 where an answer-first student's separator is EOS itself and its rationale is wanted, else 1."""
+    return 2 if explain and strategy.eos_separated(tokenizer.eos_token) else 1
 
 
 def trim_row(ids: list[int], tokenizer, eos_ids: list[int], stop_strings: tuple[str, ...], eos_count: int = 1) -> Generation:

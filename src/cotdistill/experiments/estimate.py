@@ -1,9 +1,9 @@
 """How long the pending cells of a run will take, said before they start.
 
 Training time is training tokens over a rate: the rate this run measured on its finished cells
-(trained.json: the student's own training time, without an adaptive student's perception folds),
-else a CPU default (SmolLM2-135M with LoRA on 2 cores, fitted to the benchmark cells). What an
-interrupted cell finished (its last checkpoint, its finished perception folds) is not counted again.
+(trained.json: the student's own training time), else a CPU default (SmolLM2-135M with LoRA on 2
+cores, fitted to the benchmark cells). What an interrupted cell finished (its last checkpoint) is not
+counted again. A router cell trains nothing and decodes nothing of its own: the runner leaves it out.
 Tokens are counted from the curated data (characters / CHARS_PER_TOKEN, as each strategy lays them
 out); evaluation is a per-question cost plus the decoding steps. Teacher sampling is not
 included: it depends on the teacher's endpoint, and `teach` reports its own progress.
@@ -24,8 +24,8 @@ PROMPT_OVERHEAD_TOKENS = 8  # the template's "Question: ... Answer:" and the sep
 
 
 def record_tokens(folder: Path, strategy: str) -> tuple[int, float]:
-    """(records, mean training tokens per record) of a curated folder, for one strategy (prefix and
-    adaptive: both sequences)."""
+    """(records, mean training tokens per record) of a curated folder, for one strategy (prefix: both
+    sequences)."""
     question = rationale = answer = 0
     records = 0
     with (folder / "train.jsonl").open(encoding="utf-8") as handle:
@@ -39,8 +39,7 @@ def record_tokens(folder: Path, strategy: str) -> tuple[int, float]:
     if not records:
         return 0, 0.0
     q, r, a = (chars / records / CHARS_PER_TOKEN for chars in (question, rationale, answer))
-    per_record = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS,
-                  "adaptive": 2 * (q + r + a) + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)  # fmt: skip
+    per_record = {"answer-only": q + a, "prefix": 2 * q + r + a + PROMPT_OVERHEAD_TOKENS}.get(strategy, q + r + a)
     return records, per_record + PROMPT_OVERHEAD_TOKENS
 
 
@@ -64,13 +63,6 @@ def finished_share(model_dir: Path | None, steps: int) -> float:
     return min(1.0, checkpoint_step(checkpoints[-1]) / steps) if checkpoints and steps else 0.0
 
 
-def finished_folds(model_dir: Path | None) -> int:
-    """Perception folds of an adaptive student that have labelled their questions (they are reused)."""
-    from cotdistill.routing.folds import FOLDS_DIR, LABELS_FILE
-
-    return len(list((model_dir / FOLDS_DIR).glob(f"fold-*/{LABELS_FILE}"))) if model_dir is not None else 0
-
-
 def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_questions: int, rate: float,
                  train: bool = True, model_dir: Path | None = None) -> float:
     """Train (unless its student is trained already) + evaluate seconds of one cell whose curated data is
@@ -82,13 +74,8 @@ def cell_seconds(config: ExperimentConfig, cell: Cell, data: Path, eval_question
         trained = training["max_steps"] * batch
     else:
         trained = math.ceil(records * training.get("epochs", 3.0) / batch) * batch
-    steps = config.eval.max_new_tokens / 2 if cell.strategy.name in ("pre-thinking", "adaptive") else 8
+    steps = config.eval.max_new_tokens / 2 if cell.strategy.name == "pre-thinking" else 8
     per_question = EVAL_S_PER_QUESTION + steps * config.eval.self_consistency / DECODE_STEPS_PER_S
     student_s = trained * per_record / rate if train else 0.0
     training_s = student_s * (1 - finished_share(model_dir, trained // batch))
-    if cell.strategy.name == "adaptive" and train:  # its perception folds: K students on (K - 1) / K of the data,
-        folds = cell.strategy.options.get("perception_folds", 2)  # each labelling its held-out fold in both modes
-        left = max(0, folds - finished_folds(model_dir))
-        training_s += student_s * (folds - 1) / folds * left
-        per_question += left / folds * records / max(eval_questions, 1) * (EVAL_S_PER_QUESTION + steps / DECODE_STEPS_PER_S)
     return training_s + eval_questions * per_question + CELL_OVERHEAD_S

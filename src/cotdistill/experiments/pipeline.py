@@ -274,7 +274,7 @@ class Pipeline:
         train(TrainConfig.model_validate({**settings, "resume": resume}))
         meta = _read(out / "cotdistill.json") or {}
         return {"examples": meta.get("data", {}).get("examples"), "steps": meta.get("steps"), "train_tokens": meta.get("tokens"),
-                "train_seconds": meta.get("wall_s"),  # the student alone (an adaptive cell's `seconds` include its folds)
+                "train_seconds": meta.get("wall_s"),  # the student's training alone
                 "resumed_seconds": (meta.get("resumed_from") or {}).get("wall_s", 0.0)}  # trained before an interruption
 
     def evaluate(self, cell: Cell, model_dir: Path, predictions: Path) -> dict:

@@ -111,12 +111,26 @@ def run_router_cell(runner, cell: Cell, log) -> tuple[dict, list[dict]]:
              THINK_FIRST: summary([{**think[r.id], "mode": THINK_FIRST} for r in records])}
     result = {
         **summary(rows),
+        **({"by_source": by_source(runner, cell, rows, pairs, first, think)} if cell.task.mix else {}),
         "router": {"signal": options.signal, "threshold": main["threshold"], "chosen_by": main["chosen_by"],
                    "folder": str(folder), "students": {ANSWER_FIRST: first_cell.id, THINK_FIRST: think_cell.id},
                    "signals": signals, "oracle": summary(oracle(pairs)), "alone": alone},
         "modes": {mode: sum(r["mode"] == mode for r in rows) for mode in (ANSWER_FIRST, THINK_FIRST)},
     }  # fmt: skip
     return result, rows
+
+
+def by_source(runner, cell: Cell, rows: list[dict], pairs: list[QuestionPair], first: dict, think: dict) -> dict:
+    """A mixed task's results per source task: the router, each student alone and the oracle."""
+    split = runner.config.eval.split
+    out = {}
+    for source in runner.pipeline.sources(cell.task):
+        ids = {r.id for r in runner.pipeline.questions(source).evaluated(split)}
+        out[source.name] = {"router": summary([r for r in rows if r["id"] in ids]),
+                            ANSWER_FIRST: summary([{**first[q], "mode": ANSWER_FIRST} for q in first if q in ids]),
+                            THINK_FIRST: summary([{**think[q], "mode": THINK_FIRST} for q in think if q in ids]),
+                            "oracle": summary(oracle([p for p in pairs if p.id in ids]))}  # fmt: skip
+    return out
 
 
 def dev_router(runner, cell: Cell) -> RouterFile | None:
@@ -139,8 +153,7 @@ def probe_scores(model_dir: Path, records, first: dict, think: dict, folder: Pat
 
     from cotdistill.evaluation.generation import prepare_tokenizer
     from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.routing.folds import split_folds
-    from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features
+    from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features, split_folds
     from cotdistill.strategies import read_model_metadata, strategy_from_metadata
 
     if not dev and (chosen_before is None or not (Path(chosen_before.dev["folder"]) / PERCEPTION_FILE).is_file()):

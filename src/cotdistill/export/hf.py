@@ -67,10 +67,7 @@ def _copy_metadata(model_dir: Path, out: Path, spec: ServingSpec) -> None:
     meta = json.loads(source.read_text()) if source.is_file() else {}
     meta["export"] = {"format": "hf", "from": str(model_dir.resolve()), "lora_merged": True, **spec.metadata()}
     write_json_atomic(out / METADATA_FILE, meta)
-    from cotdistill.routing import PERCEPTION_FILE
-
-    # The semantic head is training-only, but harmless and keeps the folder a faithful copy; an adaptive
-    # student's perception module routes its questions wherever it is served from (`cotdistill serve`).
-    for name in ("semantic_head.safetensors", PERCEPTION_FILE):
-        if (model_dir / name).is_file():
-            shutil.copy2(model_dir / name, out / name)
+    # The semantic head is training-only, but harmless and keeps the folder a faithful copy. (A router's
+    # perception probe lies in the router's folder, not a student's: export/__init__.py copies it.)
+    if (model_dir / "semantic_head.safetensors").is_file():
+        shutil.copy2(model_dir / "semantic_head.safetensors", out / "semantic_head.safetensors")

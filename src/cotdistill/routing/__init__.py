@@ -1,14 +1,44 @@
-"""Adaptive thinking's perception module: which mode (answer first or think first) each question gets.
+"""The adaptive router: two separately trained students and the rule that picks between them per question.
 
-    fit_perception_module(config, train_loop)   # after training an `adaptive` student (training.train calls it)
-    route_questions(model, tokenizer, strategy, records, model_dir)   # before decoding (evaluation calls it)
-    mode_for(module.score(features)[0], threshold)                   # one question (`cotdistill serve`)
+An answer-first student (post-thinking, pst) answers every question in a few tokens; where its signal is
+below the threshold, the question goes on to a think-first student (pre-thinking). Each student is
+trained exactly as its own strategy; the router trains nothing.
 
-Labels come from students that did not see the question (held-out folds of the training set); the
-module is a logistic probe on the final student's own representation of the question.
+    router.py      pure functions over per-question rows, no decoding:
+                     confidence(logprobs)          the answer-first student's P(its own greedy answer):
+                                                   first token, product over its tokens, min token
+                     sweep(pairs) / choose(points, budget)   every threshold's accuracy and cost; the
+                                                   dev slice's pick (highest accuracy, fewer tokens)
+                     routed(pairs, threshold) / oracle(pairs)   the router's rows; the best mode per question
+    pair.py        a routed pair on disk (router.json: RouterFile, read_router / write_router) and in use
+                   (evaluate_routed: what `cotdistill eval` of a router folder runs); RouterOptions: a
+                   `router` cell of a run grid (cotdistill.experiments.router_cell)
+    perception.py  the optional probe signal: PerceptionModule on question_features of the answer-first
+                   student, fitted by the router cell on the two students' dev-slice answers (split_folds)
 """
 
-from cotdistill.routing.folds import fit_perception_module
-from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, mode_for, question_features, route_questions
+from cotdistill.routing.pair import ROUTER, ROUTER_FILE, RouterFile, RouterOptions, evaluate_routed, is_router, read_router, write_router
+from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features, split_folds
+from cotdistill.routing.router import (
+    ANSWER_FIRST,
+    CONFIDENCE_SIGNALS,
+    PERCEPTION,
+    SIGNALS,
+    THINK_FIRST,
+    Point,
+    QuestionPair,
+    answer_logprobs,
+    choose,
+    confidence,
+    oracle,
+    routed,
+    summary,
+    sweep,
+)
 
-__all__ = ["PERCEPTION_FILE", "PerceptionModule", "fit_perception_module", "mode_for", "question_features", "route_questions"]
+__all__ = [
+    "ANSWER_FIRST", "CONFIDENCE_SIGNALS", "PERCEPTION", "SIGNALS", "THINK_FIRST", "Point", "QuestionPair",
+    "answer_logprobs", "choose", "confidence", "oracle", "routed", "summary", "sweep",
+    "ROUTER", "ROUTER_FILE", "RouterFile", "RouterOptions", "evaluate_routed", "is_router", "read_router", "write_router",
+    "PERCEPTION_FILE", "PerceptionModule", "question_features", "split_folds",
+]  # fmt: skip

@@ -1,22 +1,24 @@
-"""The perception module: a logistic probe on the student's mean hidden state over the question.
+"""The perception probe: a logistic probe on the answer-first student's mean hidden state over the question.
 
-The paper tunes a soft prompt on the student; a linear probe on the same frozen representation is the
-smallest module that reads the question alone, fits in seconds on a CPU, and keeps no second model.
-Its score is P(answer first is right); a question is answered first where the score reaches the
-threshold, so lowering the threshold trades accuracy for fewer generated tokens.
+The router's optional signal (routing.router.PERCEPTION), beside the answer-first student's confidence
+in its own answer. The paper tunes a soft prompt on the student; a linear probe on the same frozen
+representation is the smallest module that reads the question alone, fits in seconds on a CPU, and
+keeps no second model. Its score is P(answering first is right); the router sends a question on to the
+think-first student where the score is below its threshold. The router cell fits it on the two
+students' own right and wrong answers on the dev slice, scored out of fold (`split_folds`).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from cotdistill.errors import DataError
-from cotdistill.records import Record
 
-PERCEPTION_FILE = "perception.safetensors"  # beside the student's weights
+PERCEPTION_FILE = "perception.safetensors"  # in the router's folder, beside router.json
 
 
 def question_features(model, tokenizer, prompts: list[str], batch_size: int = 16) -> torch.Tensor:
@@ -29,6 +31,13 @@ def question_features(model, tokenizer, prompts: list[str], batch_size: int = 16
             mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             rows.append(((hidden * mask).sum(1) / mask.sum(1)).cpu())
     return torch.cat(rows) if rows else torch.zeros(0, model.config.hidden_size)
+
+
+def split_folds(questions: list[str], k: int, seed: int) -> list[set[str]]:
+    """k disjoint folds of the questions, seeded, sizes within one of each other."""
+    order = sorted(set(questions))
+    random.Random(seed).shuffle(order)
+    return [set(order[i::k]) for i in range(k)]
 
 
 @dataclass
@@ -46,7 +55,7 @@ class PerceptionModule:
 
         One class only gives a constant score near that class's smoothed share (nothing in the question
         tells the modes apart); no labels at all give 0.25, below any sensible threshold: nothing
-        says answering first suffices, so every question is thought through.
+        says answering first suffices, so every question goes on to think.
         """
         if not len(labels):
             features, labels = torch.zeros(1, features.shape[1]), torch.zeros(1)
@@ -82,23 +91,8 @@ class PerceptionModule:
         from safetensors.torch import load_file
 
         if not path.is_file():
-            raise DataError(path, "missing: an adaptive student in mode 'auto' needs its perception module",
-                            hint="train it with `cotdistill train --strategy adaptive` (which fits the module), "
-                                 "or use one mode: --mode answer-first or --mode think-first")  # fmt: skip
+            raise DataError(path, "missing: a router with signal 'perception' needs its probe",
+                            hint="the router cell of `cotdistill run` fits it on the dev slice (run it with --split dev); "
+                                 "or use a confidence signal (first, product or min)")  # fmt: skip
         tensors = load_file(str(path))
         return cls(tensors["mean"], tensors["scale"], tensors["weight"], tensors["bias"])
-
-
-def mode_for(score: float, threshold: float) -> str:
-    """Answer first where the score reaches the threshold, else think first."""
-    from cotdistill.strategies.builtin import ANSWER_FIRST, THINK_FIRST
-
-    return ANSWER_FIRST if score >= threshold else THINK_FIRST
-
-
-def route_questions(model, tokenizer, strategy, records: list[Record], model_dir: Path, batch_size: int = 16) -> dict[str, float]:
-    """Fill strategy.routes (record id -> mode) from the module's scores; returns the scores by id."""
-    module = PerceptionModule.load(Path(model_dir) / PERCEPTION_FILE)
-    scores = module.score(question_features(model, tokenizer, [strategy.question_prompt(r) for r in records], batch_size))
-    strategy.routes = {r.id: mode_for(s, strategy.threshold) for r, s in zip(records, scores.tolist())}
-    return {r.id: s for r, s in zip(records, scores.tolist())}

@@ -12,24 +12,21 @@ from cotdistill.strategies.base import (
     ANSWER,
     PROMPT,
     RATIONALE,
-    THOUGHT,
     EncodedExample,
     LossSpec,
     Segment,
     Strategy,
 )
-from cotdistill.strategies.builtin import STRATEGIES, PST, AdaptiveThinking, AnswerOnly, PostThinking, PreThinking, Prefix
+from cotdistill.strategies.builtin import STRATEGIES, PST, AnswerOnly, PostThinking, PreThinking, Prefix
 from cotdistill.strategies.registry import (
     METADATA_FILE,
     get_strategy,
     read_model_metadata,
     strategy_from_metadata,
-    with_modes,
 )
 
 __all__ = [
-    "ANSWER", "PROMPT", "RATIONALE", "THOUGHT", "EncodedExample", "LossSpec", "Segment", "Strategy",
-    "STRATEGIES", "PST", "AdaptiveThinking", "AnswerOnly", "PostThinking", "PreThinking", "Prefix",
+    "ANSWER", "PROMPT", "RATIONALE", "EncodedExample", "LossSpec", "Segment", "Strategy",
+    "STRATEGIES", "PST", "AnswerOnly", "PostThinking", "PreThinking", "Prefix",
     "METADATA_FILE", "get_strategy", "read_model_metadata", "strategy_from_metadata",
-    "with_modes",
 ]

@@ -15,10 +15,8 @@ from typing import Any, ClassVar
 
 from cotdistill.records import Record, format_question
 
-# Per-token loss kinds. PROMPT tokens (and padding) are never a target of any loss. THOUGHT: every
-# target token of a think-first sequence inside a strategy that also answers first (adaptive), read by
-# one joint mean of its own, as pre-thinking reads all of its targets.
-PROMPT, ANSWER, RATIONALE, THOUGHT = 0, 1, 2, 3
+# Per-token loss kinds. PROMPT tokens (and padding) are never a target of any loss.
+PROMPT, ANSWER, RATIONALE = 0, 1, 2
 
 DEFAULT_PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
 # "eos": the tokenizer's end-of-sequence token ends the answer, as it ends answer-only's; the rationale
@@ -69,15 +67,13 @@ class LossSpec:
 
     joint=True (pre-thinking): one token-mean CE over every target token, CE(r + y).
     Otherwise: answer_weight * CE(answer tokens) + rationale_weight * CE(rationale tokens)
-    + thought_weight * CE(thought tokens) (+ semantic_weight * L_sem). Each CE is a token mean over
-    its own tokens in the batch.
+    (+ semantic_weight * L_sem). Each CE is a token mean over its own tokens in the batch.
     """
 
     answer_weight: float = 1.0
     rationale_weight: float = 0.0
     semantic_weight: float = 0.0
     joint: bool = False
-    thought_weight: float = 0.0
 
 
 @dataclass
@@ -111,9 +107,9 @@ class Strategy:
         """(answer part, rationale part or None) of a generated continuation of the prompt."""
         raise NotImplementedError
 
-    def eos_separated(self, eos_token: str, record: Record | None = None) -> bool:
-        """Whether the answer (to `record`, for a strategy whose format varies per question) ends at an
-        EOS that the rationale follows: asked for the rationale, decoding then runs to the second EOS."""
+    def eos_separated(self, eos_token: str) -> bool:
+        """Whether the answer ends at an EOS that the rationale follows: asked for the rationale,
+        decoding then runs to the second EOS."""
         return False
 
     # --- training side --------------------------------------------------------------------------

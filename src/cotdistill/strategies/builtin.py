@@ -7,10 +7,6 @@
 | post-thinking | " y" SEP " r" EOS (SEP: EOS by default) | CE(y + SEP) + b * CE(r)         |
 | prefix        | "[label] x" -> " y" EOS and "[rationale] x" -> " r" EOS | a * CE(y) + (1 - a) * CE(r) |
 | pst           | as post-thinking, marker at SEP    | CE(y + SEP) + b * CE(r) + l * L_sem  |
-| adaptive      | "[answer first] x" -> " y" EOS " r" EOS and "[think first] x" -> pre-thinking's target | CE(y) + b * CE(r) + CE(r' + y') |
-
-adaptive is PST's later version (adaptive thinking): one student learns both modes behind the mode
-controls, and a perception module (cotdistill.routing, fitted after training) picks the mode per question.
 
 EOS is the tokenizer's end-of-sequence token; it belongs to the last segment's loss term.
 """
@@ -20,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cotdistill.errors import ConfigError
 from cotdistill.records import Record
 from cotdistill.strategies.base import (
     ANSWER,
@@ -28,7 +23,6 @@ from cotdistill.strategies.base import (
     EOS_SEPARATOR,
     NEW_SEPARATOR_TOKEN,
     RATIONALE,
-    THOUGHT,
     LossSpec,
     Segment,
     Strategy,
@@ -43,13 +37,13 @@ def _first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0].strip()
 
 
-def think_first_target(record: Record, answer_phrase: str, rationale_kind: int, answer_kind: int) -> list[Segment]:
+def think_first_target(record: Record, answer_phrase: str) -> list[Segment]:
     """Pre-thinking's target: " r", the answer phrase, " y", EOS, with the loss kinds of each part."""
     return [
-        Segment(" " + only_rationale(record), rationale_kind),
-        Segment(f"\n{answer_phrase}", rationale_kind),
-        Segment(" " + answer_text(record), answer_kind),
-        Segment(EOS, answer_kind),
+        Segment(" " + only_rationale(record), RATIONALE),
+        Segment(f"\n{answer_phrase}", RATIONALE),
+        Segment(" " + answer_text(record), ANSWER),
+        Segment(EOS, ANSWER),
     ]
 
 
@@ -103,7 +97,7 @@ class PreThinking(Strategy):
     )
 
     def examples(self, record: Record):
-        return [(self.prompt(record), think_first_target(record, self.answer_phrase, RATIONALE, ANSWER))]
+        return [(self.prompt(record), think_first_target(record, self.answer_phrase))]
 
     def loss_spec(self) -> LossSpec:
         return LossSpec(answer_weight=1.0, rationale_weight=1.0, joint=True)
@@ -169,7 +163,7 @@ class PostThinking(Strategy):
         # An EOS separator not yet bound to a tokenizer (setup_tokenizer names it) needs no stop string.
         return [] if explain or self.separator == EOS_SEPARATOR else [self.separator_text]
 
-    def eos_separated(self, eos_token: str, record: Record | None = None) -> bool:
+    def eos_separated(self, eos_token: str) -> bool:
         return self.separator_text == eos_token
 
     def split_output(self, text: str) -> tuple[str, str | None]:
@@ -246,97 +240,4 @@ class PST(PostThinking):
         )
 
 
-ANSWER_FIRST, THINK_FIRST, AUTO = "answer-first", "think-first", "auto"
-MODES = (AUTO, ANSWER_FIRST, THINK_FIRST)
-
-
-@dataclass
-class AdaptiveThinking(Strategy):
-    """Adaptive thinking: both modes in one student, each behind its mode control in the prompt.
-
-    Training sees every record twice, answer first (post-thinking with EOS as the separator, the
-    setting under which answer-first students learnt here) and think first (pre-thinking's target),
-    each mode with its own strategy's loss: CE(y) + b * CE(r) on the first, one joint mean CE(r' + y')
-    over the second's target tokens (kind THOUGHT).
-    At inference, mode "auto" takes each question's mode from `routes` (question id -> mode), which
-    evaluation fills from the perception module; a question without a route is thought through first,
-    the mode that does not need the module to be right.
-    """
-
-    name = "adaptive"
-    answer_first = False  # per question; the answer is read from the conclusion either way
-    # 1: each mode its own strategy's loss. Before, one answer and one rationale mean over both modes
-    # halved think-first's rationale weight against pre-thinking's (last letters' dev slice: 8%, pre-thinking 26%).
-    revision = 1
-    answer_first_control: str = field(default="[answer first] ", metadata={"help": "Prompt prefix of the answer-first mode."})
-    think_first_control: str = field(default="[think first] ", metadata={"help": "Prompt prefix of the think-first mode."})
-    answer_phrase: str = field(default=ANSWER_PHRASE, metadata={"help": "Phrase between the rationale and the answer (think first)."})
-    rationale_weight: float = field(default=1.0, metadata={"help": "b: weight of the answer-first mode's rationale CE."})
-    mode: Literal["auto", "answer-first", "think-first"] = field(
-        default=AUTO, metadata={"help": "Inference mode: 'auto' (the perception module decides per question) or a fixed one."}
-    )
-    threshold: float = field(
-        default=0.5,
-        metadata={"help": "auto: answer first where the perception score (P(answer-first is right)) is at least this."},
-    )
-    perception_folds: int = field(
-        default=2, metadata={"help": "Training: held-out folds whose students label which mode is right (>= 2)."}
-    )
-    separator: str = field(
-        default=EOS_SEPARATOR,
-        metadata={"help": "Between the answer-first mode's answer and rationale: the end-of-sequence token, "
-                          "named at training (not a choice)."},
-    )
-
-    def __post_init__(self):
-        self.routes: dict[str, str] = {}  # not a field: a property of one evaluation, not of the student
-
-    def mode_of(self, record: Record) -> str:
-        if self.mode != AUTO:
-            return self.mode
-        return self.routes.get(record.id, THINK_FIRST)
-
-    def question_prompt(self, record: Record) -> str:
-        """The prompt without a mode control: what the perception module reads to choose the mode."""
-        return super().prompt(record)
-
-    def mode_prompt(self, record: Record, mode: str) -> str:
-        control = self.answer_first_control if mode == ANSWER_FIRST else self.think_first_control
-        return control + self.question_prompt(record)
-
-    def prompt(self, record: Record) -> str:
-        return self.mode_prompt(record, self.mode_of(record))
-
-    def examples(self, record: Record):
-        answer_first = [Segment(" " + answer_text(record), ANSWER), Segment(EOS, ANSWER),
-                        Segment(" " + only_rationale(record), RATIONALE), Segment(EOS, RATIONALE)]  # fmt: skip
-        think_first = think_first_target(record, self.answer_phrase, THOUGHT, THOUGHT)
-        return [(self.mode_prompt(record, ANSWER_FIRST), answer_first), (self.mode_prompt(record, THINK_FIRST), think_first)]
-
-    def loss_spec(self) -> LossSpec:
-        return LossSpec(answer_weight=1.0, rationale_weight=self.rationale_weight, thought_weight=1.0)
-
-    def setup_tokenizer(self, tokenizer) -> list[int]:
-        if self.separator not in (EOS_SEPARATOR, tokenizer.eos_token):
-            raise ConfigError([f"separator: the answer-first mode is separated by the end-of-sequence token, "
-                               f"not {self.separator!r}; drop the option"], source="strategy 'adaptive'")  # fmt: skip
-        self.separator = tokenizer.eos_token  # the token's own text, so cotdistill.json names it
-        return []
-
-    def stop_strings(self, explain: bool = False) -> list[str]:
-        return []  # both modes end at EOS (answer first: at the separator, which is EOS)
-
-    def eos_separated(self, eos_token: str, record: Record | None = None) -> bool:
-        return (self.mode if record is None else self.mode_of(record)) == ANSWER_FIRST
-
-    def split_output(self, text: str) -> tuple[str, str | None]:
-        # An answer-first output explained runs on past its EOS separator; any other has no EOS in it.
-        # A student trained before the separator was recorded knows it only as EOS_SEPARATOR: no split.
-        if self.separator != EOS_SEPARATOR and self.separator in text:
-            return split_at_separator(text, self.separator)
-        return split_at_conclusion(text, self.answer_phrase)  # answer first: no phrase, the whole text
-
-
-STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (AnswerOnly, PreThinking, PostThinking, Prefix, PST, AdaptiveThinking)
-}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (AnswerOnly, PreThinking, PostThinking, Prefix, PST)}

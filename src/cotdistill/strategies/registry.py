@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cotdistill.errors import ConfigError, DataError, unknown_name
 from cotdistill.strategies.base import Strategy
-from cotdistill.strategies.builtin import MODES, STRATEGIES
+from cotdistill.strategies.builtin import STRATEGIES
 
 METADATA_FILE = "cotdistill.json"
 
@@ -36,14 +36,10 @@ def _range_problems(options: dict) -> list[str]:
             problems.append(f"{key} must be >= 0, got {options[key]}")
     if "alpha" in options and not 0 <= options["alpha"] <= 1:
         problems.append(f"alpha must be in [0, 1], got {options['alpha']}")
-    if "threshold" in options and not 0 <= options["threshold"] <= 1:
-        problems.append(f"threshold must be in [0, 1], got {options['threshold']}")
-    if "perception_folds" in options and not (isinstance(options["perception_folds"], int) and options["perception_folds"] >= 2):
-        problems.append(f"perception_folds must be an integer >= 2, got {options['perception_folds']}")
     if "prompt_template" in options and "{question}" not in options["prompt_template"]:
         problems.append("prompt_template must contain '{question}'")
     for key, allowed in (("sem_target", ("minilm", "self")), ("sem_source", ("marker", "rationale-mean")),
-                         ("sem_head", ("linear", "mlp")), ("mode", MODES)):
+                         ("sem_head", ("linear", "mlp"))):
         if key in options and options[key] not in allowed:
             problems.append(f"{key} must be one of {', '.join(allowed)}, got '{options[key]}'")
     return problems
@@ -57,17 +53,6 @@ def strategy_from_metadata(meta: dict) -> Strategy:
         raise ConfigError(["strategy metadata has no 'name'"], source="cotdistill.json")
     options = {k: v for k, v in meta.items() if k not in ("name", "answer_first")}
     return get_strategy(meta["name"], **options)
-
-
-def with_modes(strategy: Strategy, mode: str | None = None, threshold: float | None = None, source: str = "options") -> Strategy:
-    """The student's strategy with a mode / threshold applied: adaptive students only (for any other
-    they would be silently idle), validated as every strategy option is."""
-    wanted = {k: v for k, v in (("mode", mode), ("threshold", threshold)) if v is not None}
-    if not wanted:
-        return strategy
-    if not hasattr(strategy, "mode_of"):
-        raise ConfigError([f"{k}: only adaptive students have modes; this one is {strategy.name}" for k in wanted], source=source)
-    return strategy_from_metadata({**strategy.metadata(), **wanted})
 
 
 def read_model_metadata(model_dir: str | Path) -> dict:

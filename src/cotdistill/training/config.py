@@ -19,7 +19,7 @@ from cotdistill.files import read_text
 # Strategy settings that the training config passes through to `get_strategy` (None = its default).
 STRATEGY_OPTIONS = (
     "prompt_template", "separator", "new_separator_token", "rationale_weight", "semantic_weight",
-    "alpha", "sem_target", "sem_source", "sem_centroid", "sem_head", "threshold", "perception_folds",
+    "alpha", "sem_target", "sem_source", "sem_centroid", "sem_head",
 )  # fmt: skip
 
 
@@ -29,7 +29,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: Path = Field(description="Curated folder with train.jsonl and manifest.json.")
-    strategy: Literal["answer-only", "pre-thinking", "post-thinking", "prefix", "pst", "adaptive"] = Field(
+    strategy: Literal["answer-only", "pre-thinking", "post-thinking", "prefix", "pst"] = Field(
         description="How x, y, r become training sequences and losses."
     )
     student: str = Field(description="Student model: registered name, local folder or hub id.")
@@ -47,8 +47,6 @@ class TrainConfig(BaseModel):
     sem_centroid: bool | None = Field(None, description="Target each question's rationale centroid (pst).")
     sem_head: Literal["linear", "mlp"] | None = Field(None, description="g: linear or 2-layer MLP head (pst).")
     sem_cache_dir: Path | None = Field(None, description="Cache of e(r); default $COTDISTILL_HOME/semantic-targets.")
-    threshold: float | None = Field(None, ge=0, le=1, description="Answer first where the perception score is at least this (adaptive); default 0.5.")
-    perception_folds: int | None = Field(None, ge=2, le=10, description="Held-out folds that label each question's right mode (adaptive); default 2.")
 
     # Model and adapters.
     lora: bool = Field(False, description="Train LoRA adapters instead of all weights.")

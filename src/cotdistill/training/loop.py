@@ -42,7 +42,7 @@ class TrainingError(CotdistillError):
 
 
 def forward_losses(model, batch: dict, strategy: Strategy, head=None, targets=None, counts=None) -> dict:
-    """All loss components of one batch: {"loss", "answer_ce", "rationale_ce"[, "thought_ce"][, "semantic"]}.
+    """All loss components of one batch: {"loss", "answer_ce", "rationale_ce"[, "semantic"]}.
 
     With counts (step_counts of the whole optimizer step), each mean is over the step, so the parts
     of its micro-batches add up. The CE components are detached (for logging); "semantic" keeps its
@@ -113,21 +113,7 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train a student as configured; returns the output folder (model + tokenizer + cotdistill.json).
-
-    An adaptive student then gets its perception module (cotdistill.routing), which trains one more
-    student per held-out fold to learn which mode each question needs.
-    """
-    out = train_student(config)
-    if config.strategy == "adaptive":
-        from cotdistill.routing import fit_perception_module
-
-        fit_perception_module(config, train_student)
-    return out
-
-
-def train_student(config: TrainConfig) -> Path:
-    """The training loop itself: one student on config.data, written to config.out."""
+    """Train a student as configured; returns the output folder (model + tokenizer + cotdistill.json)."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
     from transformers import get_scheduler
@@ -369,7 +355,7 @@ def _log_step(accelerator, out: Path, progress, step, epoch, sums, scheduler, wi
         with (out / LOG_FILE).open("a") as handle:
             handle.write(json.dumps(record) + "\n")
     if progress is not None:
-        short = {"loss": "loss", "answer_ce": "ans", "rationale_ce": "rat", "thought_ce": "thought", "semantic": "sem"}
+        short = {"loss": "loss", "answer_ce": "ans", "rationale_ce": "rat", "semantic": "sem"}
         postfix = {name: f"{sums[key]:.3f}" for key, name in short.items() if key in sums}
         progress.set_postfix(postfix | {"tok/s": f"{tokens_per_s:.0f}"}, refresh=False)
 

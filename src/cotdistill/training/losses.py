@@ -1,6 +1,6 @@
 """The training losses as pure functions over tensors (shapes: B batch, T tokens, V vocab, H/D dims).
 
-Token kinds come from `cotdistill.strategies` (PROMPT = 0, ANSWER = 1, RATIONALE = 2, THOUGHT = 3); padding
+Token kinds come from `cotdistill.strategies` (PROMPT = 0, ANSWER = 1, RATIONALE = 2); padding
 is PROMPT too, so nothing outside a target span ever enters a loss.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from cotdistill.strategies import ANSWER, PROMPT, RATIONALE, THOUGHT, LossSpec
+from cotdistill.strategies import ANSWER, PROMPT, RATIONALE, LossSpec
 
 
 def token_cross_entropy(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,6 @@ def step_counts(kinds: list[torch.Tensor], semantic_rows: int = 0) -> dict[str, 
     return {
         "answer": sum(int((k == ANSWER).sum()) for k in predicted),
         "rationale": sum(int((k == RATIONALE).sum()) for k in predicted),
-        "thought": sum(int((k == THOUGHT).sum()) for k in predicted),
         "target": sum(int((k != PROMPT).sum()) for k in predicted),
         "semantic": semantic_rows,
     }
@@ -73,9 +72,8 @@ def combine_cross_entropy(
 
     Each CE is a token mean over its own tokens in the batch, or in the step with counts (step_counts).
     joint: one mean over all target tokens (pre-thinking's CE(r + y)); else answer_weight * CE(answer) +
-    rationale_weight * CE(rationale) + thought_weight * CE(thought), the last one mean over the thought
-    tokens (a think-first sequence's whole target). Returns {"loss", "answer_ce", "rationale_ce"} and,
-    with a thought term, "thought_ce" (the CE parts for logging; detached).
+    rationale_weight * CE(rationale). Returns {"loss", "answer_ce", "rationale_ce"} (the CE parts for
+    logging; detached).
     """
     counts = counts or {}
     answer_ce = masked_mean(token_ce, target_kinds == ANSWER, counts.get("answer"))
@@ -85,10 +83,6 @@ def combine_cross_entropy(
         loss = masked_mean(token_ce, target_kinds != PROMPT, counts.get("target"))
     else:
         loss = spec.answer_weight * answer_ce + spec.rationale_weight * rationale_ce
-    if spec.thought_weight:
-        thought_ce = masked_mean(token_ce, target_kinds == THOUGHT, counts.get("thought"))
-        loss = loss + spec.thought_weight * thought_ce
-        parts["thought_ce"] = thought_ce.detach()
     return {"loss": loss, **parts}
 
 
