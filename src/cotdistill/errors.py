@@ -36,6 +36,16 @@ class DataError(CotdistillError):
         self.path, self.line, self.record, self.field = Path(path), line, record, field
 
 
+class OptionError(CotdistillError):
+    """Command-line option values outside what each option allows (cli/ranges.py), all at once, before any work.
+
+    One line: the problems joined by "; ", each '--flag value: what is allowed'."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(" ".join(p.split()) for p in problems))
+
+
 class NoTeacherOutputs(CotdistillError):
     """A teacher-output source holds nothing for the questions asked (a task with rationales only in its
     training split, say): callers that only want a teacher's score can skip it, not a malformed file."""

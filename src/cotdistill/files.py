@@ -106,6 +106,66 @@ def read_text(path: str | Path) -> str:
     return decode_utf8(path, data)
 
 
+def json_type(value) -> str:
+    """How a JSON value's type reads in a message: 'an object', 'a list', 'a string', ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def read_json(path: str | Path, model=None, *, hint: str | None = None):
+    """A JSON file cotdistill wrote and now reads back, validated as it is read.
+
+    Missing, not UTF-8 or not JSON: a DataError naming the file (and line). With `model` (a pydantic
+    model of the fields that are read), the top level must be an object and every field the model
+    states must have its type; the first problem is a DataError naming the file and the field. Returns
+    the parsed JSON (not the model: callers keep reading the dict they always read)."""
+    path = Path(path)
+    text = read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"not valid JSON ({error.msg})", line=error.lineno, hint=hint) from None
+    if model is not None:
+        check_json(path, data, model, hint=hint)
+    return data
+
+
+def check_json(path: str | Path, data, model, *, hint: str | None = None):
+    """`data` (read from `path`) validated against the pydantic `model`; returns the model instance."""
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        raise DataError(path, f"expected a JSON object, got {json_type(data)}", hint=hint)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        items = error.errors(include_url=False)
+        first = items[0]
+        where = _field_path(first["loc"])
+        # a field that may take several types fails once per type: say them together
+        messages = list(dict.fromkeys(_message(item) for item in items if _field_path(item["loc"]) == where))
+        message = messages[0] + "".join(" or " + m.removeprefix("Input should be ") for m in messages[1:])
+        got = first.get("input")
+        shown = f"; got {json_type(got)}" + (f" {json.dumps(got)[:40]}" if isinstance(got, (str, int, float)) else "")
+        raise DataError(path, message + ("" if first["type"] == "missing" else shown), field=".".join(where) or None,
+                        hint=hint) from None
+
+
+def _field_path(loc) -> tuple[str, ...]:
+    """pydantic's error location less the union members it tries ('str', 'list[str]', a model's name)."""
+    return tuple(str(part) for part in loc
+                 if isinstance(part, int) or not (part[:1].isupper() or "[" in part or part in ("str", "int", "float", "bool", "none")))
+
+
+def _message(item: dict) -> str:
+    if item["type"] in ("model_type", "dict_type", "model_attributes_type", "dataclass_type"):
+        return "Input should be a JSON object"
+    return item["msg"]
+
+
 # ---------------------------------------------------------------------------------- output checks
 
 

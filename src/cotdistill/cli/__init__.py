@@ -5,7 +5,9 @@ that `cotdistill --help` and `cotdistill tasks list` start fast.
 
 One error path for every command (see `main`):
 - a `CotdistillError` is the user's to fix: one line on stderr naming the file, line or field and
-  what to do; exit code 2;
+  what to do; exit code 2. So is a command line typer cannot parse (an unknown option, a missing one,
+  `--samples abc`), and an option value outside its range (`cli/ranges.py` holds every option's
+  range or choices and checks them before a command's body runs);
 - anything else is a bug: one line naming it and the file holding the full traceback; exit code 1;
 - `--debug` (or COTDISTILL_DEBUG=1) prints the traceback instead, for either kind.
 """
@@ -21,8 +23,13 @@ from pathlib import Path
 
 import typer
 
-from cotdistill.cli import evaluate, models, report, run, ship, tasks, teach, train
+from cotdistill.cli import evaluate, models, ranges, report, run, ship, tasks, teach, train
 from cotdistill.errors import CotdistillError
+
+try:  # typer >= 0.2x carries its own click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 DEBUG_ENV = "COTDISTILL_DEBUG"
 
@@ -37,6 +44,7 @@ app.add_typer(tasks.app, name="tasks")
 app.add_typer(models.app, name="models")
 for stage in (teach, train, evaluate, report, run, ship):
     stage.register(app)
+ranges.install(app)  # every option's range or choices, checked before any command's body runs
 
 
 @app.callback()
@@ -87,15 +95,37 @@ def _report_bug(error: BaseException) -> int:
     return 1
 
 
+def _report_usage_error(error: UsageError) -> int:
+    """A command line typer could not parse: one line naming the option, not a usage box."""
+    if debugging():
+        traceback.print_exception(error)
+    ctx = getattr(error, "ctx", None)
+    command = ctx.command_path if ctx is not None else "cotdistill"
+    typer.secho(f"error: {command}: {_one_line(error.format_message())} (see `{command} --help`)", err=True,
+                fg=typer.colors.RED)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: see the module docstring for the exit codes."""
     _flags["debug"] = False
     try:
-        app(args=argv, prog_name="cotdistill")
+        code = app(args=argv, prog_name="cotdistill", standalone_mode=False)
     except CotdistillError as error:
         sys.exit(_report_user_error(error))
+    except NoArgsIsHelpError as error:  # the help is printed already
+        sys.exit(error.exit_code)
+    except UsageError as error:
+        sys.exit(_report_usage_error(error))
+    except ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, traceback to a file
         sys.exit(_report_bug(error))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -14,7 +14,7 @@ def run_command(
     check: bool = typer.Option(False, "--check", help="Only validate the config and list the cells with what a run would do with each; run nothing."),
     report: bool = typer.Option(True, "--report/--no-report", help="Render the report at the end."),
     split: Optional[str] = typer.Option(None, "--split", help="test or dev: overrides eval.split (dev: choose settings on the dev slice; default run folder runs/<name>-dev)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (1 is faster when another process is busy on a small machine)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (1 is faster when another process is busy on a small machine)."),
     task: list[str] = typer.Option([], "--task", help="Run only this task's cells (repeatable); the report shows every finished cell."),
     strategy: list[str] = typer.Option([], "--strategy", help="Run only this strategy's cells: a label (or an unlabelled "
                                        "strategy's name) picks that one, another name all its labelled variants (repeatable)."),

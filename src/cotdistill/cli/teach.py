@@ -54,36 +54,46 @@ def teach_command(
     teacher: str = typer.Option(..., help="Backend: openai (any OpenAI-compatible server), hf, vllm, reference."),
     store: Path = typer.Option(..., help="SQLite rationale store (created if absent; re-runs resume it)."),
     model: str = typer.Option("reference", help="Model: server model id, HF id/folder/GGUF, or vLLM model."),
-    samples: int = typer.Option(1, min=1, help="Samples per question (SCoTD: 30)."),
-    temperature: float = typer.Option(1.0, min=0.0, help="Sampling temperature."),
+    samples: int = typer.Option(1, help="Samples per question (SCoTD: 30)."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature."),
     top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
-    max_tokens: int = typer.Option(256, min=1, help="Most tokens per completion."),
+    max_tokens: int = typer.Option(256, help="Most tokens per completion."),
     prompt: str = typer.Option("chat", help="Prompt: zero-shot-cot, few-shot-cot, chat, rationalize."),
     exemplars: Optional[Path] = typer.Option(None, help="Exemplar file for few-shot-cot (Fine-tune-CoT JSON or a list of {question, rationale, answer})."),
     exemplar_key: Optional[str] = typer.Option(None, help="Entry of a multi-task exemplar file (default: the task name)."),
     split: str = typer.Option("train", help="Task split to sample."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Only the first K questions."),
+    limit: Optional[int] = typer.Option(None, help="Only the first K questions."),
     shard: Optional[str] = typer.Option(None, help="i/n: only the i-th (from 0) of n question ranges."),
-    concurrency: Optional[int] = typer.Option(None, min=1, help="Most requests in flight (default: the backend's)."),
+    concurrency: Optional[int] = typer.Option(None, help="Most requests in flight (default: the backend's)."),
     rpm: Optional[float] = typer.Option(None, help="Requests-per-minute limit."),
     tpm: Optional[float] = typer.Option(None, help="Tokens-per-minute limit."),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1."),
     endpoint: str = typer.Option("chat", help="chat or completions endpoint."),
     api_key_env: Optional[str] = typer.Option(None, help="Environment variable holding the API key (the key is never stored)."),
     timeout: float = typer.Option(120.0, help="Per-request timeout in seconds."),
-    max_retries: int = typer.Option(8, min=0, help="Retries on 429/5xx/timeouts/connection errors."),
-    batch_size: int = typer.Option(8, min=1, help="Prompts per generate() call (hf, vllm)."),
-    error_rate: float = typer.Option(0.0, min=0.0, max=1.0, help="reference teacher: chance of a wrong worked solution."),
+    max_retries: int = typer.Option(8, help="Retries on 429/5xx/timeouts/connection errors."),
+    batch_size: int = typer.Option(8, help="Prompts per generate() call (hf, vllm)."),
+    error_rate: float = typer.Option(0.0, help="reference teacher: chance of a wrong worked solution."),
     seed: int = typer.Option(0, help="Base seed for per-sample seeds."),
     reuse: list[Path] = typer.Option([], help="Another store whose samples of this same teacher and question are copied in first, not requested again (repeatable)."),
     data_dir: Optional[Path] = typer.Option(None, help="Real data folder (default $COTDISTILL_DATA)."),
     task_option: list[str] = typer.Option([], help="Extra task option NAME=VALUE (e.g. size=200), repeatable."),
+    max_requests: Optional[int] = typer.Option(None, "--max-requests", help="Refuse to start a plan of more requests "
+                                               "than this (exit 2, the plan printed); stored samples are not requests."),
+    check: bool = typer.Option(False, "--check", help="Print the plan (questions, samples, requests, prompt and completion "
+                               "tokens) and stop: nothing is requested or written."),
     quiet: bool = typer.Option(False, help="No progress bar."),
-    json_summary: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    json_summary: bool = typer.Option(False, "--json", help="Print the summary (with --check: the plan) as JSON on stdout."),
 ) -> None:
-    """Sample teacher rationales for a task into the store (resumable: stored samples are never re-requested)."""
-    from cotdistill.teachers import SamplingParams, TeachConfig, teach
+    """Sample teacher rationales for a task into the store (resumable: stored samples are never re-requested).
+
+    The plan (questions, samples per question, requests, estimated prompt tokens, completion tokens at
+    most) is printed on stderr before the first request; --max-requests refuses a larger plan and
+    --check prints it without running anything.
+    """
+    from cotdistill.teachers import TeachConfig, plan_teach, teach
     from cotdistill.teachers.progress import print_summary
+    from cotdistill.teachers.runner import check_budget, print_plan
 
     from cotdistill.files import check_output_file
 
@@ -92,12 +102,17 @@ def teach_command(
     config = _validated(
         TeachConfig,
         task=task, split=split, teacher=teacher, model=model, store=store, samples=samples,
-        params=SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens), prompt=prompt,
+        params={"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}, prompt=prompt,
         exemplars=exemplars, exemplar_key=exemplar_key, limit=limit, shard=shard, concurrency=concurrency,
         seed=seed, task_options=options, base_url=base_url, endpoint=endpoint, api_key_env=api_key_env, rpm=rpm,
         tpm=tpm, timeout_s=timeout, max_retries=max_retries, batch_size=batch_size, error_rate=error_rate, reuse=reuse,
     )
-    summary = teach(config, data_dir=data_dir, progress=not quiet)
+    if check:
+        plan = plan_teach(config, data_dir=data_dir)
+        typer.echo(json.dumps(plan.as_dict(), indent=2) if json_summary else plan.text())
+        check_budget(plan, max_requests)
+        return
+    summary = teach(config, data_dir=data_dir, progress=not quiet, max_requests=max_requests, show_plan=print_plan)
     if json_summary:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -143,9 +158,9 @@ def curate_command(
     teacher_key: list[str] = typer.Option([], help="Only these teacher-config keys (or prefixes); repeatable."),
     filter: str = typer.Option("correct", "--filter", help="correct: keep right answers only; all: keep every sample with a rationale (an unparsed answer only with --label gold)."),
     dedup: bool = typer.Option(False, help="Drop repeated rationales of the same question."),
-    max_per_question: Optional[int] = typer.Option(None, min=1, help="Keep at most K rationales per question."),
+    max_per_question: Optional[int] = typer.Option(None, help="Keep at most K rationales per question."),
     downsample: str = typer.Option("random", help="random, or diverse (one per MiniLM embedding cluster)."),
-    noise: float = typer.Option(0.0, min=0.0, max=1.0, help="Fraction of examples whose rationale is corrupted."),
+    noise: float = typer.Option(0.0, help="Fraction of examples whose rationale is corrupted."),
     noise_kind: str = typer.Option("numbers", help="numbers, shuffle, swap or truncate."),
     label: str = typer.Option("teacher", help="Train on the teacher's answer or the gold one."),
     seed: int = typer.Option(0, help="Seed for downsampling and noise."),

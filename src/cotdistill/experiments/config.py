@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -180,10 +179,14 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 def run_config(run_dir: str | Path) -> ExperimentConfig:
     """The validated config a run folder was started with (the runner writes it as config.json)."""
-    from cotdistill.files import read_text
+    from cotdistill.errors import DataError
+    from cotdistill.files import json_type, read_json
 
     path = Path(run_dir) / "config.json"
-    return parse_config(json.loads(read_text(path)), source=str(path))
+    data = read_json(path)  # missing, not UTF-8, not JSON: a DataError naming it
+    if not isinstance(data, dict):
+        raise DataError(path, f"expected a JSON object, got {json_type(data)}", hint="the run writes it: re-run `cotdistill run`")
+    return parse_config(data, source=str(path))
 
 
 def parse_config(data: dict, source: str = "config") -> ExperimentConfig:

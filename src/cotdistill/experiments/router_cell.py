@@ -52,6 +52,8 @@ def run_router_cell(runner, cell: Cell, log) -> tuple[dict, list[dict]]:
     options = RouterOptions.model_validate(cell.strategy.options)
     first_cell, think_cell = student_cells(runner.config, cell)
     for student in (first_cell, think_cell):
+        if (runner.cell_dir(student) / "error.json").is_file():
+            raise CotdistillError(f"its student cell {student.id} failed: see {runner.cell_dir(student) / 'error.json'}")
         if not runner.is_done(student):
             raise CotdistillError(f"the router needs cell {student.id} evaluated first: list the router after its students "
                                   f"under strategies:, or run --strategy {student.strategy.id} first")  # fmt: skip

@@ -29,7 +29,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cotdistill.errors import CotdistillError
+from pydantic import BaseModel, ConfigDict
+
+from cotdistill.errors import CotdistillError, DataError
 from cotdistill.files import check_output_folder, write_json_atomic
 from cotdistill.experiments.config import Cell, ExperimentConfig
 from cotdistill.routing.pair import ROUTER
@@ -144,11 +146,55 @@ def _alive(pid) -> bool:
     return True
 
 
+class _RunFile(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class EvalFile(_RunFile):
+    """cells/<id>/eval.json, as read back: its key says whether the cell is done."""
+
+    eval_key: str | None = None
+
+
+class TrainedFile(_RunFile):
+    """cells/<id>/trained.json, as read back (is the student current? what did it cost?)."""
+
+    train_key: str | None = None
+    seconds: float | None = None
+    train_seconds: float | None = None
+    train_tokens: int | None = None
+    examples: int | None = None
+    reused_from: str | None = None
+
+
+class RunningFile(_RunFile):
+    """cells/<id>/running.json: the process that holds the cell."""
+
+    pid: int | None = None
+    host: str | None = None
+    started: float | None = None
+
+
+_RUN_FILES = {"eval.json": EvalFile, "trained.json": TrainedFile, RUNNING_FILE: RunningFile}
+
+
 def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    """A cell's eval.json, trained.json or running.json, validated as it is read; None if absent.
+
+    A hand-edited or foreign file is a DataError naming the file and the field. running.json alone may
+    be caught half-written (it is created, then written), which reads as absent."""
+    from cotdistill.files import read_json as read_validated
+
+    if not path.exists():
         return None
+    hint = (f"delete {path} to run the cell again" if path.name != RUNNING_FILE
+            else f"delete {path} if no process runs the cell")
+    try:
+        return read_validated(path, _RUN_FILES.get(path.name), hint=hint)
+    except DataError as error:
+        if not path.exists() or (path.name == RUNNING_FILE and "not valid JSON" in str(error)):
+            return None  # released meanwhile, or being written
+        raise
 
 
 @dataclass
@@ -283,6 +329,8 @@ class Runner:
 
         if not pending:
             return
+        for path in (self.run_dir / "cells").glob("*/trained.json"):
+            read_json(path)  # validated: the rate reads every finished cell's
         rate = measured_rate(self.run_dir)
         source = f"{rate:.0f} training tokens/s measured on this run's cells" if rate else (
             f"{CPU_TRAIN_TOKENS_PER_S:.0f} training tokens/s, a 2-core CPU's rate for a 135M student")

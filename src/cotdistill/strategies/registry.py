@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import functools
+import typing
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, create_model
 
 from cotdistill.errors import ConfigError, DataError, unknown_name
 from cotdistill.strategies.base import Strategy
 from cotdistill.strategies.builtin import STRATEGIES
 
 METADATA_FILE = "cotdistill.json"
+_REWRITE = "re-train or re-export the model, or restore the file cotdistill wrote"
+
+
+class StrategyMetadata(BaseModel):
+    """cotdistill.json's `strategy`: the name, and the strategy's settings (typed by its dataclass)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str
+    answer_first: bool | None = None
+
+
+class ModelMetadata(BaseModel):
+    """The fields of a model folder's cotdistill.json that are read back (eval, serve, export, run)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    format_version: int | None = None
+    strategy: StrategyMetadata
+    answer_type: str | list[str] | None = None
+    task: str | None = None
+    base_model: dict[str, Any] | str | None = None
+    stop_strings: list[str] | None = None
+    data: dict[str, Any] | None = None
+    steps: int | None = None
+    tokens: int | None = None
+    wall_s: float | None = None
+    resumed_from: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
 
 
 def get_strategy(name: str, **options) -> Strategy:
@@ -55,12 +89,36 @@ def strategy_from_metadata(meta: dict) -> Strategy:
     return get_strategy(meta["name"], **options)
 
 
+@functools.lru_cache(maxsize=None)
+def _options_model(cls: type[Strategy]) -> type[BaseModel]:
+    """A pydantic model of a strategy's settings, typed as its dataclass fields are (for reading them back)."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: (hints[f.name], None) for f in dataclasses.fields(cls)}
+    return create_model(f"{cls.__name__}Settings", __config__=ConfigDict(strict=True), **fields)
+
+
 def read_model_metadata(model_dir: str | Path) -> dict:
-    """The cotdistill.json of a trained model folder."""
+    """The cotdistill.json of a trained model folder, validated: a hand-edited or foreign file is a
+    DataError naming the file and the field (the strategy's settings are typed by its dataclass)."""
+    from pydantic import ValidationError
+
+    from cotdistill.files import json_type, read_json
+
     path = Path(model_dir) / METADATA_FILE
     if not path.is_file():
         raise DataError(path, "missing", hint="is this a folder written by `cotdistill train`?")
+    meta = read_json(path, ModelMetadata, hint=_REWRITE)
+    strategy = meta["strategy"]
+    if strategy["name"] not in STRATEGIES:
+        raise DataError(path, f"unknown strategy {strategy['name']!r}; valid: {', '.join(sorted(STRATEGIES))}",
+                        field="strategy.name", hint=_REWRITE)
+    cls = STRATEGIES[strategy["name"]]
+    options = {k: v for k, v in strategy.items() if k not in ("name", "answer_first") and k in cls.option_names()}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(path, f"not valid JSON ({error.msg})", line=error.lineno) from error
+        _options_model(cls).model_validate(options)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise DataError(path, f"{first['msg']}; got {json_type(first.get('input'))}", field=f"strategy.{where}",
+                        hint=_REWRITE) from None
+    return meta

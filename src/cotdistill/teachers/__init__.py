@@ -6,7 +6,16 @@
 
 from cotdistill.teachers.base import Backend, BatchingBackend, Completion, Prompt, Request, SamplingParams, TeacherError
 from cotdistill.teachers.prompts import PROMPT_STYLES, get_prompt_style, load_exemplars
-from cotdistill.teachers.runner import TEACHERS, TeachConfig, TeachSummary, make_backend, teach
+from cotdistill.teachers.runner import (
+    TEACHERS,
+    PlanTooLarge,
+    TeachConfig,
+    TeachPlan,
+    TeachSummary,
+    make_backend,
+    plan_teach,
+    teach,
+)
 
 __all__ = [
     "PROMPT_STYLES",
@@ -14,14 +23,17 @@ __all__ = [
     "Backend",
     "BatchingBackend",
     "Completion",
+    "PlanTooLarge",
     "Prompt",
     "Request",
     "SamplingParams",
     "TeachConfig",
+    "TeachPlan",
     "TeachSummary",
     "TeacherError",
     "get_prompt_style",
     "load_exemplars",
     "make_backend",
+    "plan_teach",
     "teach",
 ]

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cotdistill.errors import ConfigError, DataError
-from cotdistill.files import check_output_folder, decode_utf8, read_text, write_json_atomic
+from cotdistill.files import check_output_folder, decode_utf8, read_json, write_json_atomic
 from cotdistill.records import Record
 from cotdistill.training.config import TrainConfig
 from cotdistill.validation import SameQuestionIds, check_record
@@ -31,6 +32,35 @@ SETTINGS_FILE = "run-settings.json"
 IGNORED_ON_RESUME = ("resume", "progress", "report_to", "save_every", "keep_checkpoints", "log_every",
                      "sem_cache_dir", "out", "data",  # data: compared by content hash, so a moved folder resumes
                      "activation_checkpointing")
+
+
+class ManifestCounts(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    kept: int | None = None
+    sampled: int | None = None
+
+
+class Manifest(BaseModel):
+    """The fields of a curated folder's manifest.json that are read back (training, the run grid)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    task: str | None = None
+    task_name: str | None = None  # older manifests
+    split: str | None = None
+    answer_type: str | list[str] | None = None
+    content_hash: str | None = None
+    train_file: str | None = None
+    counts: ManifestCounts | None = None
+
+
+class RunSettings(BaseModel):
+    """OUT/checkpoints/run-settings.json: the settings a training started with (compared on --resume)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    data_sha256: str | None = None
 
 
 def preflight(config: TrainConfig) -> None:
@@ -49,7 +79,7 @@ def check_curated(folder: str | Path) -> str:
     """Validate a curated folder; returns the sha256 of its train.jsonl."""
     folder = Path(folder)
     manifest_path, train_path = folder / "manifest.json", folder / "train.jsonl"
-    manifest = _read_manifest(manifest_path)
+    manifest = read_manifest(manifest_path)
     body = train_path.read_bytes() if train_path.is_file() else None
     if body is None:
         raise DataError(train_path, "file not found", hint="run `cotdistill curate` first")
@@ -66,16 +96,12 @@ def check_curated(folder: str | Path) -> str:
     return digest
 
 
-def _read_manifest(path: Path) -> dict:
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """A curated folder's manifest.json, validated: a hand-edited or foreign one names the file and field."""
+    path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found", hint="run `cotdistill curate` first")
-    try:
-        manifest = json.loads(read_text(path))
-    except json.JSONDecodeError as error:
-        raise DataError(path, f"not valid JSON ({error.msg})", line=error.lineno, hint="re-run `cotdistill curate`") from None
-    if not isinstance(manifest, dict):
-        raise DataError(path, f"expected a JSON object, got {type(manifest).__name__}", hint="re-run `cotdistill curate`")
-    return manifest
+    return read_json(path, Manifest, hint="re-run `cotdistill curate`")
 
 
 def _check_lines(path: Path, text: str) -> int:
@@ -120,7 +146,7 @@ def _has_checkpoints(out: Path) -> bool:
 def _refuse_mismatch(path: Path, settings: dict) -> None:
     if not path.is_file():
         return  # checkpoints from before run-settings.json existed: nothing to compare with
-    saved = json.loads(read_text(path))
+    saved = read_json(path, RunSettings, hint=f"train into another --out, or remove {path} to resume unchecked")
     differences = [
         f"{_label(key)} {_shown(key, settings.get(key))} (the run in {path.parent.parent} used {_shown(key, saved.get(key))})"
         for key in sorted(set(saved) | set(settings))
