@@ -93,7 +93,7 @@ def teach_command(
     """
     from cotdistill.teachers import TeachConfig, plan_teach, teach
     from cotdistill.teachers.progress import print_summary
-    from cotdistill.teachers.runner import check_budget, print_plan
+    from cotdistill.teachers.plan import check_budget, print_plan
 
     from cotdistill.files import check_output_file
 

@@ -6,11 +6,10 @@
 
 from cotdistill.teachers.base import Backend, BatchingBackend, Completion, Prompt, Request, SamplingParams, TeacherError
 from cotdistill.teachers.prompts import PROMPT_STYLES, get_prompt_style, load_exemplars
+from cotdistill.teachers.plan import PlanTooLarge, TeachPlan
 from cotdistill.teachers.runner import (
     TEACHERS,
-    PlanTooLarge,
     TeachConfig,
-    TeachPlan,
     TeachSummary,
     make_backend,
     plan_teach,
