@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_run import run_cli as _run
 from cotdistill.cli import main
 from cotdistill.records import Record
 
@@ -167,16 +168,6 @@ CASES = [
 def _snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
             for p in sorted(folder.rglob("*"))}
-
-
-def _run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("name, setup, words", CASES, ids=[case[0] for case in CASES])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cotdistill.cli import main
+from cli_run import run_cli as _run
 from cotdistill.errors import DataError
 from cotdistill.strategies import get_strategy
 
@@ -101,16 +101,6 @@ CASES = [
     ("running.json: pid as text", lambda t: _run_check(t, "running.json", {"pid": "me", "host": "h"}),
      ["running.json", "field 'pid'"]),
 ]
-
-
-def _run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("name, setup, words", CASES, ids=[case[0] for case in CASES])

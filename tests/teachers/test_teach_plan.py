@@ -9,21 +9,11 @@ import math
 
 import pytest
 
-from cotdistill.cli import main
+from cli_run import run_cli as _run
 from cotdistill.store import RationaleStore
 from cotdistill.teachers import PlanTooLarge, TeachConfig, plan_teach, teach
 from cotdistill.teachers.prompts import ZeroShotCoT, get_prompt_style
 from cotdistill.teachers.runner import select_shard
-
-
-def _run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exit:
-        code = exit.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _teach(store, *extra):
