@@ -153,18 +153,11 @@ def probe_scores(model_dir: Path, records, first: dict, think: dict, folder: Pat
     see), then refitted on all of them and saved; on the test split: the dev run's probe."""
     import torch
 
-    from cotdistill.evaluation.generation import prepare_tokenizer
-    from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features, split_folds
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+    from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, split_folds, student_features
 
     if not dev and (chosen_before is None or not (Path(chosen_before.dev["folder"]) / PERCEPTION_FILE).is_file()):
         return None
-    strategy = strategy_from_metadata(read_model_metadata(model_dir))
-    model, tokenizer = load_causal_lm(str(model_dir))
-    model.to(inference_device()).eval()
-    prepare_tokenizer(tokenizer)
-    features = question_features(model, tokenizer, [strategy.prompt(r) for r in records])
+    features = student_features(model_dir, records)
     if not dev:
         return PerceptionModule.load(Path(chosen_before.dev["folder"]) / PERCEPTION_FILE).score(features).tolist()
     # 1: answering first was right; 0: only thinking first was; questions neither got right say nothing.

@@ -91,19 +91,10 @@ def write_router(folder: str | Path, router: RouterFile) -> Path:
 
 def probe_scores(folder: Path, router: RouterFile, records: list[Record], batch_size: int = 16) -> list[float]:
     """The perception probe's P(answering first is right) per question, from the answer-first student."""
-    from cotdistill.evaluation.generation import prepare_tokenizer
-    from cotdistill.models import inference_device, load_causal_lm
-    from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, question_features
-    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+    from cotdistill.routing.perception import PERCEPTION_FILE, PerceptionModule, student_features
 
     module = PerceptionModule.load(Path(folder) / PERCEPTION_FILE)
-    student = router.student(folder, ANSWER_FIRST)
-    strategy = strategy_from_metadata(read_model_metadata(student))
-    model, tokenizer = load_causal_lm(str(student))
-    model.to(inference_device()).eval()
-    prepare_tokenizer(tokenizer)
-    features = question_features(model, tokenizer, [strategy.prompt(r) for r in records], batch_size)
-    return module.score(features).tolist()
+    return module.score(student_features(router.student(folder, ANSWER_FIRST), records, batch_size)).tolist()
 
 
 def evaluate_routed(folder: str | Path, records: list[Record], options, *, task: str | None = None, progress: bool = False) -> tuple[list[dict], dict]:

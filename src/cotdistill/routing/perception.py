@@ -33,6 +33,19 @@ def question_features(model, tokenizer, prompts: list[str], batch_size: int = 16
     return torch.cat(rows) if rows else torch.zeros(0, model.config.hidden_size)
 
 
+def student_features(model_dir: Path, records: list, batch_size: int = 16) -> torch.Tensor:
+    """question_features of a student folder on its own prompts for the records."""
+    from cotdistill.evaluation.generation import prepare_tokenizer
+    from cotdistill.models import inference_device, load_causal_lm
+    from cotdistill.strategies import read_model_metadata, strategy_from_metadata
+
+    strategy = strategy_from_metadata(read_model_metadata(model_dir))
+    model, tokenizer = load_causal_lm(str(model_dir))
+    model.to(inference_device()).eval()
+    prepare_tokenizer(tokenizer)
+    return question_features(model, tokenizer, [strategy.prompt(r) for r in records], batch_size)
+
+
 def split_folds(questions: list[str], k: int, seed: int) -> list[set[str]]:
     """k disjoint folds of the questions, seeded, sizes within one of each other."""
     order = sorted(set(questions))
