@@ -311,7 +311,7 @@ def router_sweeps_figure(rows: list[dict], title: str):
     for axes in list(grid.flat)[len(routers):]:
         axes.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, -0.02 - 0.04 * lines))
-    figure.suptitle(f"{title}: the router as its threshold sweeps (circled: the threshold chosen on the dev slice)")
+    figure.suptitle(f"{title}: the router as its threshold sweeps\n(circled: each signal's threshold, chosen on the dev slice)")
     figure.tight_layout()
+    figure.legend(handles, labels, loc="upper center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.0))  # below the panels
     return figure
