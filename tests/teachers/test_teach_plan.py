@@ -121,13 +121,21 @@ def test_the_python_api_shows_the_plan_and_enforces_the_limit(tmp_path, capsys):
     assert "teacher plan for synth-coin-flip/train" in capsys.readouterr().err
 
 
-def test_run_prints_its_teacher_stages_plan(tmp_path, capsys):
+def test_run_logs_its_teacher_stages_plan_and_check_or_max_requests_show_it_before_any_request(tmp_path, capsys):
+    import yaml
+
     from cotdistill.experiments import parse_config
     from cotdistill.experiments.pipeline import Pipeline
 
-    config = parse_config({"name": "grid", "student": "tiny-llama", "strategies": ["answer-only"],
-                           "tasks": [{"name": "synth-coin-flip", "train_size": 6, "test_size": 2}],
-                           "samples_per_question": [2], "teacher": {"teacher": "reference"}})
-    Pipeline(config, tmp_path / "run", log=lambda line: None).teacher_store(config.tasks[0])
-    err = capsys.readouterr().err
-    assert "teacher plan for synth-coin-flip/train" in err and "2 (12 wanted: 0 stored, 12 to request)" in err
+    grid = {"name": "grid", "student": "tiny-llama", "strategies": ["answer-only"],
+            "tasks": [{"name": "synth-coin-flip", "train_size": 6, "test_size": 2}],
+            "samples_per_question": [2], "teacher": {"teacher": "reference"}}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    code, out, _ = _run(["run", str(tmp_path / "grid.yaml"), "--run-dir", str(tmp_path / "checked"), "--check"], capsys)
+    assert code == 0 and "2 (12 wanted: 0 stored, 12 to request)" in out and not (tmp_path / "checked").exists()
+    code, out, err = _run(["run", str(tmp_path / "grid.yaml"), "--run-dir", str(tmp_path / "refused"), "--max-requests", "5"], capsys)
+    assert code == 2 and "teacher plan for synth-coin-flip/train" in out and "more than --max-requests 5" in err
+    assert not (tmp_path / "refused").exists()  # refused before anything was written or requested
+    lines = []
+    Pipeline(parse_config(grid), tmp_path / "run", log=lines.append).teacher_store(parse_config(grid).tasks[0])
+    assert any("teacher plan for synth-coin-flip/train" in line and "12 to request" in line for line in lines)  # in the run's log

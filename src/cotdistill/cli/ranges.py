@@ -213,6 +213,7 @@ def _rules() -> dict[str, dict[str, Rule]]:
         "run": {
             "config": PATH, "run_dir": PATH, "split": Choice(("test", "dev")), "threads": COUNT, "task": NAME,
             "strategy": NAME, "seed": SEED, "noise": FRACTION, "samples": COUNT, "students_from": PATH,
+            "max_requests": COUNT,
         },
         "export": {
             "model": PATH, "out": PATH,

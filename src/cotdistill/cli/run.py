@@ -26,6 +26,8 @@ def run_command(
     students_from: list[Path] = typer.Option([], "--students-from", help="Run folder whose students, trained with a cell's exact settings, that cell evaluates instead of training its own (repeatable; a test-split run uses runs/<name>-dev by default)."),
     evaluate_only: bool = typer.Option(False, "--evaluate-only", help="Train nothing: fail before any compute if a cell has no "
                                        "student here or in --students-from (else it trains its own)."),
+    max_requests: Optional[int] = typer.Option(None, "--max-requests", help="Refuse to start when the teacher stages would send "
+                                               "more requests than this in all (their plans are printed)."),
 ) -> None:
     """Run an experiment: teacher data, curation, training and evaluation per cell, then the report.
 
@@ -79,6 +81,9 @@ def run_command(
         plan = Runner(experiment, folder, replace=replace, students_from=students_from, evaluate_only=evaluate_only).plan(cells)
         for cell in cells:
             console.print(f"  {cell.id}: {plan[cell.id]}", markup=False, highlight=False, soft_wrap=True)
+    if check or max_requests is not None:
+        check_teacher_plans(experiment, folder, cells, max_requests, console)
+    if check:
         return
     _quiet_loading_bars()
     summary = run_experiment(experiment, folder, only=only, replace=replace, students_from=students_from, report=report,
@@ -96,6 +101,23 @@ def run_command(
         console.print(f"[red]failed[/] {cell_id}: {why}", highlight=False, soft_wrap=True)
     if summary.failed:
         raise typer.Exit(1)
+
+
+def check_teacher_plans(experiment, folder: Path, cells: list, max_requests: int | None, console) -> None:
+    """Print what each teacher stage of these cells would request and spend; refuse (exit 2) a total above
+    `max_requests` before anything is requested. Reads the stores, writes nothing."""
+    from cotdistill.errors import CotdistillError
+    from cotdistill.experiments.pipeline import Pipeline
+
+    pipeline = Pipeline(experiment, folder, log=lambda line: None)
+    tasks = {cell.task.name: cell.task for cell in cells}
+    plans = [plan for task in tasks.values() if (plan := pipeline.teacher_plan(task)) is not None]
+    for plan in plans:
+        console.print(plan.text(), markup=False, highlight=False, soft_wrap=True)
+    total = sum(plan.requests for plan in plans)
+    if max_requests is not None and total > max_requests:
+        raise CotdistillError(f"the teacher stages need up to {total:,} requests, more than --max-requests {max_requests:,}; "
+                              "nothing was requested: lower samples_per_question or train_size, or raise --max-requests")
 
 
 def with_eval_split(experiment, split: str, source: str):

@@ -202,15 +202,30 @@ class Pipeline:
 
         # The folder is keyed by the grid's largest k and its questions, so a grown grid starts a new store: the
         # samples of this teacher already paid for in the run's other stores of the task are copied in first.
-        earlier = sorted(path for path in (self.run_dir / "teacher").glob(f"{task.slug}-*/store.sqlite") if path != store)
-        teach_settings = teach_config(self.config, task, store, reuse=earlier)
+        teach_settings = teach_config(self.config, task, store, reuse=self.earlier_stores(task, store))
         self.log(f"  teacher: sampling {teach_settings.samples} per question for {task.name} ({teach_settings.teacher})")
-        summary = teach(teach_settings, records=train, data_dir=task.data_dir, progress=False)
+        summary = teach(teach_settings, records=train, data_dir=task.data_dir, progress=False,
+                        show_plan=lambda plan: self.log("  " + plan.text().replace("\n", "\n  ")))
+
         if summary.reused:
             self.log(f"  teacher: {summary.reused} samples copied from this run's earlier stores, {summary.new_samples} new")
         if summary.failed_samples:
             raise RuntimeError(f"teacher: {summary.failed_samples} samples failed for {task.name}; re-run to retry them")
         return summary.as_dict()
+
+    def earlier_stores(self, task: TaskSpec, store: Path) -> list[Path]:
+        return sorted(path for path in (self.run_dir / "teacher").glob(f"{task.slug}-*/store.sqlite") if path != store)
+
+    def teacher_plan(self, task: TaskSpec):
+        """What sampling this task's teacher would request and spend (a TeachPlan), computed without requesting
+        or writing anything; None where nothing is sampled (published outputs, a mixed task, sampled already)."""
+        if task.mix or "import" in teacher_settings(self.config, task) or (self.teacher_folder(task) / "done.json").is_file():
+            return None
+        from cotdistill.teachers import plan_teach
+
+        store = self.teacher_folder(task) / "store.sqlite"
+        settings = teach_config(self.config, task, store, reuse=self.earlier_stores(task, store))
+        return plan_teach(settings, records=self.questions(task).train, data_dir=task.data_dir)
 
     def training_data(self, cell: Cell) -> Path:
         """The curated training set of a cell (shared by every strategy and seed)."""
