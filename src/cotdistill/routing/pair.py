@@ -9,11 +9,10 @@ on every question, the think-first student on those the rule sends on).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from cotdistill.errors import DataError
 from cotdistill.records import Record
@@ -63,17 +62,11 @@ def is_router(folder: str | Path) -> bool:
 
 def read_router(folder: str | Path) -> RouterFile:
     """router.json, validated: a hand-edited or foreign file gets one line naming the file and the field."""
+    from cotdistill.files import check_json, read_json
+
     path = Path(folder) / ROUTER_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(path, f"not a readable router file ({error})", hint="write it with `cotdistill run` (a router cell) "
-                        "or `cotdistill export --format hf` of a router") from None  # fmt: skip
-    try:
-        router = RouterFile.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise DataError(path, first["msg"], field=".".join(str(p) for p in first["loc"]) or None) from None
+    hint = "write it with `cotdistill run` (a router cell) or `cotdistill export --format hf` of a router folder"
+    router = check_json(path, read_json(path, hint=hint), RouterFile, hint=hint)
     for mode in (ANSWER_FIRST, THINK_FIRST):
         if not (router.student(Path(folder), mode) / "cotdistill.json").is_file():
             raise DataError(path, f"its {mode} student {router.student(Path(folder), mode)} is not a student folder (no cotdistill.json)",
