@@ -121,7 +121,7 @@ def test_the_python_api_shows_the_plan_and_enforces_the_limit(tmp_path, capsys):
     assert "teacher plan for synth-coin-flip/train" in capsys.readouterr().err
 
 
-def test_run_logs_its_teacher_stages_plan_and_check_or_max_requests_show_it_before_any_request(tmp_path, capsys):
+def test_run_logs_its_teacher_stages_plan_and_check_or_max_requests_show_it_before_any_request(tmp_path, capsys, monkeypatch):
     import yaml
 
     from cotdistill.experiments import parse_config
@@ -132,7 +132,14 @@ def test_run_logs_its_teacher_stages_plan_and_check_or_max_requests_show_it_befo
             "samples_per_question": [2], "teacher": {"teacher": "reference"}}
     (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
     code, out, _ = _run(["run", str(tmp_path / "grid.yaml"), "--run-dir", str(tmp_path / "checked"), "--check"], capsys)
-    assert code == 0 and "2 (12 wanted: 0 stored, 12 to request)" in out and not (tmp_path / "checked").exists()
+    assert code == 0 and "teacher plan" not in out  # the reference teacher spends nothing: nothing to show
+    # an API teacher's plan (no server is reached: a plan sends nothing)
+    monkeypatch.setenv("PLAN_TEST_KEY", "sk-test")
+    paid = {**grid, "teacher": {"teacher": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "PLAN_TEST_KEY"}}
+    (tmp_path / "paid.yaml").write_text(yaml.safe_dump(paid))
+    code, out, _ = _run(["run", str(tmp_path / "paid.yaml"), "--run-dir", str(tmp_path / "checked"), "--check"], capsys)
+    assert code == 0 and "2 (12 wanted: 0 stored, 12 to request)" in out and "completion tokens" in out
+    assert not (tmp_path / "checked").exists() and "sk-test" not in out
     code, out, err = _run(["run", str(tmp_path / "grid.yaml"), "--run-dir", str(tmp_path / "refused"), "--max-requests", "5"], capsys)
     assert code == 2 and "teacher plan for synth-coin-flip/train" in out and "more than --max-requests 5" in err
     assert not (tmp_path / "refused").exists()  # refused before anything was written or requested

@@ -104,7 +104,8 @@ def run_command(
 
 
 def check_teacher_plans(experiment, folder: Path, cells: list, max_requests: int | None, console) -> None:
-    """Print what each teacher stage of these cells would request and spend; refuse (exit 2) a total above
+    """Print what each teacher stage of these cells would request and spend (the stages of a teacher that
+    spends nothing, the built-in reference one, only when refused); refuse (exit 2) a total above
     `max_requests` before anything is requested. Reads the stores, writes nothing."""
     from cotdistill.errors import CotdistillError
     from cotdistill.experiments.pipeline import Pipeline
@@ -112,10 +113,12 @@ def check_teacher_plans(experiment, folder: Path, cells: list, max_requests: int
     pipeline = Pipeline(experiment, folder, log=lambda line: None)
     tasks = {cell.task.name: cell.task for cell in cells}
     plans = [plan for task in tasks.values() if (plan := pipeline.teacher_plan(task)) is not None]
-    for plan in plans:
-        console.print(plan.text(), markup=False, highlight=False, soft_wrap=True)
     total = sum(plan.requests for plan in plans)
-    if max_requests is not None and total > max_requests:
+    refused = max_requests is not None and total > max_requests
+    for plan in plans:
+        if plan.spends or refused:
+            console.print(plan.text(), markup=False, highlight=False, soft_wrap=True)
+    if refused:
         raise CotdistillError(f"the teacher stages need up to {total:,} requests, more than --max-requests {max_requests:,}; "
                               "nothing was requested: lower samples_per_question or train_size, or raise --max-requests")
 
