@@ -206,7 +206,6 @@ class Pipeline:
         self.log(f"  teacher: sampling {teach_settings.samples} per question for {task.name} ({teach_settings.teacher})")
         summary = teach(teach_settings, records=train, data_dir=task.data_dir, progress=False,
                         show_plan=lambda plan: self.log("  " + plan.text().replace("\n", "\n  ")))
-
         if summary.reused:
             self.log(f"  teacher: {summary.reused} samples copied from this run's earlier stores, {summary.new_samples} new")
         if summary.failed_samples:
@@ -250,12 +249,14 @@ class Pipeline:
         names them (curated once per combination of source sets)."""
         import hashlib
 
+        from cotdistill.training.preflight import read_manifest
+
         parts = [self.training_data(cell.model_copy(update={"task": source})) for source in self.sources(cell.task)]
         folder = self.run_dir / "curated" / f"{cell.task.slug}-{_key([p.name for p in parts])}"
         if (folder / "manifest.json").is_file():
             return folder
         body = b"".join((part / "train.jsonl").read_bytes() for part in parts)
-        manifests = [json.loads((part / "manifest.json").read_text(encoding="utf-8")) for part in parts]
+        manifests = [read_manifest(part / "manifest.json") for part in parts]
         write_bytes_atomic(folder / "train.jsonl", body)  # the manifest, written last, marks the folder whole
         write_json_atomic(folder / "manifest.json", {
             "task": cell.task.name, "split": "train", "synthetic": False, "train_file": "train.jsonl",

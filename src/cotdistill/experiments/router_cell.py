@@ -80,7 +80,7 @@ def run_router_cell(runner, cell: Cell, log) -> tuple[dict, list[dict]]:
     if probe is not None:
         scores[PERCEPTION] = probe
 
-    signals = {}
+    signals, routes = {}, {}  # per signal: its summary and sweep; its pairs and routed rows at its threshold
     for signal, values in scores.items():
         pairs = [QuestionPair(r.id, s, first[r.id], think[r.id]) for r, s in zip(records, values)]
         points = sweep(pairs)
@@ -93,15 +93,15 @@ def run_router_cell(runner, cell: Cell, log) -> tuple[dict, list[dict]]:
             threshold, how = chosen_before.dev["signals"][signal]["threshold"], f"on the dev slice ({chosen_before.dev['run']})"
         else:
             continue  # a test run without the dev run's choice for this signal
-        signals[signal] = {"threshold": threshold, "chosen_by": how, **summary(routed(pairs, threshold)),
+        routes[signal] = pairs, routed(pairs, threshold)
+        signals[signal] = {"threshold": threshold, "chosen_by": how, **summary(routes[signal][1]),
                            "sweep": [p.as_dict() for p in points]}  # fmt: skip
     if options.signal not in signals:
         raise CotdistillError(f"no threshold for signal {options.signal}: run the router on the dev slice first "
                               f"(cotdistill run ... --split dev), or set options.threshold")  # fmt: skip
 
     main = signals[options.signal]
-    pairs = [QuestionPair(r.id, s, first[r.id], think[r.id]) for r, s in zip(records, scores[options.signal])]
-    rows = routed(pairs, main["threshold"])
+    pairs, rows = routes[options.signal]
     write_router(folder, RouterFile(
         answer_first=os.path.relpath(first_model, folder), think_first=os.path.relpath(think_model, folder),
         signal=options.signal, threshold=main["threshold"], chosen_by=main["chosen_by"],

@@ -16,7 +16,6 @@ does not change its loss.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -31,12 +30,10 @@ WINDOW_BATCHES = 50
 
 def read_curated(folder: str | Path) -> tuple[list[Record], dict]:
     """Records of folder/train.jsonl (each with exactly one rationale) and folder/manifest.json."""
+    from cotdistill.training.preflight import read_manifest
+
     folder = Path(folder)
-    manifest_path = folder / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(manifest_path, f"not valid JSON ({error.msg})", line=error.lineno) from None
+    manifest = read_manifest(folder / "manifest.json")
     path = folder / "train.jsonl"
     records = []
     with path.open() as handle:
