@@ -93,7 +93,7 @@ def teach_command(
     """
     from cotdistill.teachers import TeachConfig, plan_teach, teach
     from cotdistill.teachers.progress import print_summary
-    from cotdistill.teachers.plan import check_budget, print_plan
+    from cotdistill.teachers.plan import check_budget
 
     from cotdistill.files import check_output_file
 
@@ -112,7 +112,7 @@ def teach_command(
         typer.echo(json.dumps(plan.as_dict(), indent=2) if json_summary else plan.text())
         check_budget(plan, max_requests)
         return
-    summary = teach(config, data_dir=data_dir, progress=not quiet, max_requests=max_requests, show_plan=print_plan)
+    summary = teach(config, data_dir=data_dir, progress=not quiet, max_requests=max_requests)  # its plan on stderr first
     if json_summary:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
     else:

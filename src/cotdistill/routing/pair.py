@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cotdistill.errors import DataError
 from cotdistill.records import Record
-from cotdistill.routing.router import ANSWER_FIRST, PERCEPTION, SIGNALS, THINK_FIRST, QuestionPair, routed, summary
+from cotdistill.routing.router import ANSWER_FIRST, PERCEPTION, SIGNALS, THINK_FIRST, QuestionPair, routed, summary, thinks
 
 ROUTER = "router"  # a run grid's strategy name for a router cell
 ROUTER_FILE = "router.json"
@@ -113,7 +113,7 @@ def evaluate_routed(folder: str | Path, records: list[Record], options, *, task:
     else:
         scores = [row["confidence"][router.signal] for row in first_rows]
     pairs = [QuestionPair(r.id, s, row) for r, s, row in zip(records, scores, first_rows)]
-    thinking = [r for r, p in zip(records, pairs) if p.score < router.threshold]
+    thinking = [r for r, p in zip(records, pairs) if thinks(p.score, router.threshold)]
     think_rows = {}
     if thinking:
         rows, _ = decode_and_score(router.student(folder, THINK_FIRST), thinking, dataclasses.replace(options, threshold=None),

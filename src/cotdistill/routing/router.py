@@ -69,8 +69,9 @@ class Point:
                 "tokens": self.tokens, "seconds": self.seconds}  # fmt: skip
 
 
-def thinks(pair: QuestionPair, threshold: float) -> bool:
-    return pair.score < threshold
+def thinks(score: float, threshold: float) -> bool:
+    """The routing rule: a question goes on to the think-first student where its score is below the threshold."""
+    return score < threshold
 
 
 def thresholds(pairs: list[QuestionPair]) -> list[float]:
@@ -104,7 +105,7 @@ def routed(pairs: list[QuestionPair], threshold: float) -> list[dict]:
     answer-first student's) where the question thinks, else the answer-first row."""
     rows = []
     for pair in pairs:
-        if not thinks(pair, threshold):
+        if not thinks(pair.score, threshold):
             rows.append({**pair.first, "mode": ANSWER_FIRST, "route_score": pair.score})
             continue
         if pair.think is None:

@@ -163,7 +163,7 @@ class RoutedPair:
         """(every completion spent on the request, the answering student's strategy and spec, the choice's route fields)."""
         import asyncio
 
-        from cotdistill.routing.router import ANSWER_FIRST, THINK_FIRST, answer_logprobs, confidence
+        from cotdistill.routing.router import ANSWER_FIRST, THINK_FIRST, answer_logprobs, confidence, thinks
 
         if not (request.temperature == 0 and request.n == 1):
             raise ApiError(400, "a routed pair answers greedily: send temperature 0 and n 1", param="temperature")
@@ -174,7 +174,7 @@ class RoutedPair:
             score = float(self.probe.score(await asyncio.to_thread(engine.question_features, prompt))[0])
         else:
             score = confidence(answer_logprobs(spent[0].generations[0]))[self.router.signal]
-        mode = THINK_FIRST if score < self.router.threshold else ANSWER_FIRST
+        mode = THINK_FIRST if thinks(score, self.router.threshold) else ANSWER_FIRST
         self.counts[mode] += 1
         if mode == THINK_FIRST:
             engine, spec = self.engines[THINK_FIRST], self.specs[THINK_FIRST]
