@@ -133,8 +133,9 @@ def read_json(path: str | Path, model=None, *, hint: str | None = None):
     return data
 
 
-def check_json(path: str | Path, data, model, *, hint: str | None = None):
-    """`data` (read from `path`) validated against the pydantic `model`; returns the model instance."""
+def check_json(path: str | Path, data, model, *, hint: str | None = None, at: str | None = None):
+    """`data` (read from `path`) validated against the pydantic `model`; returns the model instance.
+    `at`: where `data` sits in the file (a nested object's field path), prefixed to the field named."""
     from pydantic import ValidationError
 
     if not isinstance(data, dict):
@@ -150,8 +151,8 @@ def check_json(path: str | Path, data, model, *, hint: str | None = None):
         message = messages[0] + "".join(" or " + m.removeprefix("Input should be ") for m in messages[1:])
         got = first.get("input")
         shown = f"; got {json_type(got)}" + (f" {json.dumps(got)[:40]}" if isinstance(got, (str, int, float)) else "")
-        raise DataError(path, message + ("" if first["type"] == "missing" else shown), field=".".join(where) or None,
-                        hint=hint) from None
+        field = ".".join((at, *where) if at else where) or None
+        raise DataError(path, message + ("" if first["type"] == "missing" else shown), field=field, hint=hint) from None
 
 
 def _field_path(loc) -> tuple[str, ...]:

@@ -100,9 +100,7 @@ def _options_model(cls: type[Strategy]) -> type[BaseModel]:
 def read_model_metadata(model_dir: str | Path) -> dict:
     """The cotdistill.json of a trained model folder, validated: a hand-edited or foreign file is a
     DataError naming the file and the field (the strategy's settings are typed by its dataclass)."""
-    from pydantic import ValidationError
-
-    from cotdistill.files import json_type, read_json
+    from cotdistill.files import check_json, read_json
 
     path = Path(model_dir) / METADATA_FILE
     if not path.is_file():
@@ -114,11 +112,5 @@ def read_model_metadata(model_dir: str | Path) -> dict:
                         field="strategy.name", hint=_REWRITE)
     cls = STRATEGIES[strategy["name"]]
     options = {k: v for k, v in strategy.items() if k not in ("name", "answer_first") and k in cls.option_names()}
-    try:
-        _options_model(cls).model_validate(options)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise DataError(path, f"{first['msg']}; got {json_type(first.get('input'))}", field=f"strategy.{where}",
-                        hint=_REWRITE) from None
+    check_json(path, options, _options_model(cls), hint=_REWRITE, at="strategy")
     return meta
