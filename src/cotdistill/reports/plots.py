@@ -174,7 +174,7 @@ def accuracy_vs_tokens_figure(summaries: list[Summary], title: str):
     spread = False
     for axes, task in zip(panels.flat, tasks):
         members = [s for s in chosen if s.task == task]
-        _draw_floor_band(axes, members)
+        _draw_floor_band(axes, next((s.floors for s in members if s.floors), None))
         low, high = min(s.mean_generated_tokens for s in members), max(s.mean_generated_tokens for s in members)
         step = (high * PAD / (low / PAD)) ** NUDGE  # one marker's width or so, whatever the panel's range
         xs = _nudged([s.mean_generated_tokens for s in members], step)
@@ -227,16 +227,15 @@ def _token_axis(axes) -> None:
     axes.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _draw_floor_band(axes, members: list[Summary]) -> None:
+def _draw_floor_band(axes, floor: dict | None) -> None:
     """The learning gate's floor: the best constant answer, dashed, over its 95% interval, shaded."""
-    floor = next((s.floors for s in members if s.floors), None)
     if not floor or "best_constant_accuracy" not in floor:
         return
     if "best_constant_ci95" in floor:
         low, high = floor["best_constant_ci95"]
         axes.axhspan(100 * low, 100 * high, color="black", alpha=0.07, linewidth=0, zorder=1)
     axes.axhline(100 * floor["best_constant_accuracy"], color="black", linestyle="dashed", linewidth=1, zorder=2,
-                 gid="floor")
+                 gid="floor", label="best constant answer")
 
 
 def _nudged(tokens: list[float], step: float) -> list[float]:
@@ -299,9 +298,7 @@ def router_sweeps_figure(rows: list[dict], title: str):
             axes.errorbar([result["mean_generated_tokens"]], [100 * result["accuracy"]], capsize=3, fmt=marker, color=colour,
                           markersize=10 if marker == "*" else 7, label=name, zorder=4,
                           yerr=[[100 * max(result["accuracy"] - low, 0.0)], [100 * max(high - result["accuracy"], 0.0)]])  # fmt: skip
-        floor = (row.get("floors") or {}).get("best_constant_accuracy")
-        if floor is not None:
-            axes.axhline(100 * floor, color="black", linestyle="dashed", linewidth=1, label="best constant answer", gid="floor")
+        _draw_floor_band(axes, row.get("floors"))
         _token_axis(axes)
         axes.set_ylim(0, 105)
         axes.set_title(f"{row['task']}, {row['strategy']} ({row['n']} questions)")
