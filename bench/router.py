@@ -19,45 +19,8 @@ from pathlib import Path
 
 from common import RESULTS, BenchResult
 
-SIGNALS = ("product", "first", "min", "perception")
-
-
-def pct(result: dict) -> str:
-    low, high = result["ci95"]
-    return f"{100 * result['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
-
-
-def line(name: str, result: dict, note: str = "") -> str:
-    latency = result.get("mean_latency_s")
-    return (f"| {name} | {pct(result)} | {result['mean_generated_tokens']:.1f} | "
-            f"{'' if latency is None else f'{1000 * latency:.0f}'} | {100 * result.get('thought', 0.0):.0f}% | {note} |")
-
-
-HEADER = "| | accuracy % [95% CI] | tokens / question | ms / question | thought | threshold, how chosen |\n|---|---:|---:|---:|---:|---|"
-
-
-def cell_table(router: dict) -> list[str]:
-    rows = [HEADER]
-    for signal in SIGNALS:
-        if signal in router["signals"]:
-            chosen = router["signals"][signal]
-            served = " (served)" if signal == router["signal"] else ""
-            rows.append(line(f"router, {signal}{served}", chosen, f"{chosen['threshold']:.4g}, {chosen['chosen_by']}"))
-    rows.append(line("oracle (reference: the better mode per question, free to choose)", router["oracle"]))
-    rows.append(line("answer first alone", {**router["alone"]["answer-first"], "thought": 0.0}))
-    rows.append(line("think first alone", {**router["alone"]["think-first"], "thought": 1.0}))
-    return rows
-
-
-def source_table(by_source: dict) -> list[str]:
-    rows = ["| source task | router (served) | oracle | answer first alone | think first alone | router tokens | think-first tokens | thought |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, parts in by_source.items():
-        rows.append(f"| {name} | {pct(parts['router'])} | {pct(parts['oracle'])} | {pct(parts['answer-first'])} | "
-                    f"{pct(parts['think-first'])} | {parts['router']['mean_generated_tokens']:.1f} | "
-                    f"{parts['think-first']['mean_generated_tokens']:.1f} | {100 * parts['router']['thought']:.0f}% |")
-    return rows
-
+from cotdistill.reports.tables import interval as pct
+from cotdistill.reports.tables import router_table, source_table
 
 def goals(result: dict, mixed: bool) -> list[str]:
     """Issue 47's goals, checked on this cell (intervals: Wilson 95%)."""
@@ -100,7 +63,7 @@ def main() -> None:
     into = RESULTS / args.name / "run"
     for folder, result in results:
         router = result["router"]
-        body += [f"## {result['task']}", "", *cell_table(router), ""]
+        body += [f"## {result['task']}", "", *router_table(router), ""]
         if "by_source" in result:
             body += ["Per source task (the served router):", "", *source_table(result["by_source"]), ""]
         body += ["Goals (issue 47):", "", *goals(result, "by_source" in result), ""]

@@ -95,6 +95,19 @@ def test_thresholds_are_chosen_on_the_dev_slice_and_carried_to_the_test_split(ru
     assert sweep[0]["thought"] == 0 and sweep[-1]["thought"] == 1  # from never thinking to always
 
 
+def test_the_report_shows_each_router_beside_its_students_the_oracle_and_per_source_task(runs):
+    from cotdistill.reports import report_run
+
+    report = report_run(runs / "test").read_text()
+    section = report[report.index(f"## Router: mixed"):]
+    result = cell(runs / "test", ROUTER)
+    served = result["router"]["signals"][result["router"]["signal"]]
+    assert f"| router, {result['router']['signal']} (served) | {100 * served['accuracy']:.1f} [" in section
+    assert "| oracle (reference" in section and "| answer first alone |" in section and "| think first alone |" in section
+    for source in ("synth-coin-flip", "synth-last-letters"):  # the mixed task, per source task
+        assert f"| {source} | {100 * result['by_source'][source]['router']['accuracy']:.1f} [" in section
+
+
 def test_a_router_folder_answers_as_its_cell_routed_decoding_think_first_only_where_it_thinks(runs, tmp_path):
     from cotdistill.evaluation import EvalOptions, evaluate
     from cotdistill.experiments.pipeline import Pipeline

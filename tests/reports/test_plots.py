@@ -111,9 +111,11 @@ def test_a_router_cell_gets_its_threshold_sweeps_with_each_mode_alone_and_the_or
         return {"accuracy": accuracy, "ci95": [max(accuracy - 0.1, 0.0), min(accuracy + 0.1, 1.0)], "mean_generated_tokens": tokens}
 
     sweep = [point(0.0, 0.5, 2.0), point(0.5, 0.7, 40.0), point(1.0, 0.6, 80.0)]
-    router = {"signal": "product", "signals": {"product": {**result(0.7, 40.0), "sweep": sweep},
-                                               "first": {**result(0.65, 45.0), "sweep": sweep}},
-              "alone": {"answer-first": result(0.5, 2.0), "think-first": result(0.6, 80.0)}, "oracle": result(0.9, 30.0)}
+    chosen = {"threshold": 0.5, "chosen_by": "dev slice", "thought": 0.5, "sweep": sweep}
+    router = {"signal": "product", "signals": {"product": {**result(0.7, 40.0), **chosen},
+                                               "first": {**result(0.65, 45.0), **chosen}},
+              "alone": {"answer-first": result(0.5, 2.0), "think-first": result(0.6, 80.0)},
+              "oracle": {**result(0.9, 30.0), "thought": 0.3}, "students": {"answer-first": "pst", "think-first": "pre"}}
     rows = [normalise_row({**row("coin", "router", 0.7, [0.6, 0.8], 40.0), "router": router}, "router row"),
             normalise_row(row("coin", "pst", 0.98, [0.93, 0.99], 2.0), "pst row")]
     assert router_sweeps(rows[1:], tmp_path / "none.png", "t") is None  # no router cell, no plot

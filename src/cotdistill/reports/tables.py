@@ -109,6 +109,58 @@ def failed_list(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def interval(result: dict) -> str:
+    """`59.0 [53.4, 64.4]`: accuracy % and its 95% interval."""
+    low, high = result["ci95"]
+    return f"{percent(result['accuracy'])} [{percent(low)}, {percent(high)}]"
+
+
+def router_table(router: dict) -> list[str]:
+    """A router cell: the router by each signal at its threshold, the oracle and each student alone."""
+    def line(name: str, result: dict, thought: float, how: str = "") -> str:
+        latency = result.get("mean_latency_s")
+        return (f"| {name} | {interval(result)} | {result['mean_generated_tokens']:.1f} | "
+                f"{MISSING if latency is None else f'{1000 * latency:.0f}'} | {100 * thought:.0f}% | {how} |")
+
+    rows = ["| | accuracy % [95% CI] | tokens / question | ms / question | thought | threshold, how chosen |",
+            "|---|---:|---:|---:|---:|---|"]
+    for signal, chosen in router["signals"].items():
+        served = " (served)" if signal == router["signal"] else ""
+        rows.append(line(f"router, {signal}{served}", chosen, chosen["thought"], f"{chosen['threshold']:.4g}, {chosen['chosen_by']}"))
+    rows.append(line("oracle (reference: the better mode per question, free to choose)", router["oracle"], router["oracle"]["thought"]))
+    rows.append(line("answer first alone", router["alone"]["answer-first"], 0.0))
+    rows.append(line("think first alone", router["alone"]["think-first"], 1.0))
+    return rows
+
+
+def source_table(by_source: dict) -> list[str]:
+    """A mixed task's router cell, per source task: the served router, the oracle and each student alone."""
+    rows = ["| source task | router (served) | oracle | answer first alone | think first alone | router tokens | think-first tokens | thought |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, parts in by_source.items():
+        rows.append(f"| {name} | {interval(parts['router'])} | {interval(parts['oracle'])} | {interval(parts['answer-first'])} | "
+                    f"{interval(parts['think-first'])} | {parts['router']['mean_generated_tokens']:.1f} | "
+                    f"{parts['think-first']['mean_generated_tokens']:.1f} | {100 * parts['router']['thought']:.0f}% |")
+    return rows
+
+
+def router_sections(rows: list[dict]) -> list[str]:
+    """Per router cell: what it routed and what that cost, beside each student alone and the oracle."""
+    out = []
+    for row in rows:
+        router = row.get("router") if row.get("status") == "ok" else None
+        if not isinstance(router, dict) or not router.get("signals"):
+            continue
+        students = router["students"]
+        out += [f"## Router: {row['task']} (seed {row.get('seed')})", "",
+                f"Between `{students['answer-first']}` (answers first) and `{students['think-first']}` (thinks first). A question thinks where the answer-first student's probability of its own answer (or the probe's score) "
+                "is below the threshold; tokens and time count the answer-first student on every question and the "
+                "think-first student on those that thought.", "", *router_table(router), ""]
+        if row.get("by_source"):
+            out += ["Per source task:", "", *source_table(row["by_source"]), ""]
+    return out
+
+
 def markdown_report(title: str, summaries: list[Summary], rows: list[dict], plots: list[str]) -> str:
     """The whole report.md: per slice an accuracy table and a cost table, failures, then plots."""
     out = [f"# {title}", ""]
@@ -134,6 +186,7 @@ def markdown_report(title: str, summaries: list[Summary], rows: list[dict], plot
         out += [f"### Tokens and latency per question: {label}", "", grid(chosen, cost_cell), ""]
     if not summaries:
         out += ["No finished cells yet.", ""]
+    out += router_sections(rows)
     failures = failed_list(rows)
     if failures:
         out += ["## Failed cells", "", failures, ""]
