@@ -43,11 +43,12 @@ clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
 
 # The offline end-to-end demo (examples/quickstart.yaml): SmolLM2-135M-Instruct as the student, the
-# reference teacher, answer-only vs pre-thinking vs pst, evaluated on held-out questions; prints the
-# table and writes runs/quickstart/report/. Re-running resumes (finished cells are skipped).
+# reference teacher, coin flip and last letters pooled; pre-thinking vs pst vs the router between them,
+# evaluated on held-out questions; prints the tables and writes runs/quickstart/report/. Re-running
+# resumes (finished cells are skipped).
 quickstart: install
 	@start=$$(date +%s); \
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/cotdistill models prepare smollm2-135m-instruct && \
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/cotdistill run examples/quickstart.yaml --run-dir runs/quickstart; \
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/cotdistill run examples/quickstart.yaml --task mixed --run-dir runs/quickstart; \
 	status=$$?; echo "quickstart: $$(( $$(date +%s) - start )) s (after install)"; exit $$status
 
