@@ -99,7 +99,7 @@ def test_the_report_shows_each_router_beside_its_students_the_oracle_and_per_sou
     from cotdistill.reports import report_run
 
     report = report_run(runs / "test").read_text()
-    section = report[report.index(f"## Router: mixed"):]
+    section = report[report.index("## Router: mixed"):]
     result = cell(runs / "test", ROUTER)
     served = result["router"]["signals"][result["router"]["signal"]]
     assert f"| router, {result['router']['signal']} (served) | {100 * served['accuracy']:.1f} [" in section
