@@ -273,7 +273,7 @@ def router_sweeps(rows: list[dict], path: Path, title: str) -> Path | None:
 
 def router_sweeps_figure(rows: list[dict], title: str):
     """One panel per router cell: accuracy against generated tokens per question as each signal's threshold
-    sweeps from never thinking to always (lines; the dev slice's choice circled), each student alone and the
+    sweeps from never thinking to always (lines; the threshold in use circled), each student alone and the
     oracle as points, the best constant answer dashed."""
     routers = [r for r in rows if r.get("status") == "ok" and isinstance(r.get("router"), dict) and r["router"].get("signals")]
     if not routers:
@@ -308,7 +308,9 @@ def router_sweeps_figure(rows: list[dict], title: str):
     for axes in list(grid.flat)[len(routers):]:
         axes.set_visible(False)
     handles, labels = grid.flat[0].get_legend_handles_labels()
-    figure.suptitle(f"{title}: the router as its threshold sweeps\n(circled: each signal's threshold, chosen on the dev slice)")
+    chosen = {r["router"]["signals"][r["router"]["signal"]].get("chosen_by", "") for r in routers}
+    how = "set by the user" if chosen == {"set by the user"} else "chosen on the dev slice"
+    figure.suptitle(f"{title}: the router as its threshold sweeps\n(circled: each signal's threshold, {how})")
     figure.tight_layout()
     figure.legend(handles, labels, loc="upper center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.0))  # below the panels
     return figure
