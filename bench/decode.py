@@ -75,13 +75,12 @@ def load_student(folder: Path, records, max_new_tokens: int) -> Student:
     """Prompts and DecodeSettings exactly as eval's decode_and_score builds them (logprobs: answer-first)."""
     from transformers import AutoTokenizer
 
+    from cotdistill.evaluation.evaluate import EvalOptions, decode_settings
     from cotdistill.strategies import read_model_metadata, strategy_from_metadata
 
     strategy = strategy_from_metadata(read_model_metadata(folder))
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    settings = generation.DecodeSettings(max_new_tokens=max_new_tokens, stop_strings=tuple(strategy.stop_strings(explain=False)),
-                                         eos_count=generation.eos_count_for(strategy, tokenizer, False),
-                                         logprobs=strategy.answer_first)
+    settings = decode_settings(strategy, tokenizer, EvalOptions(max_new_tokens=max_new_tokens))
     return Student(strategy.name, folder, [strategy.prompt(r) for r in records], settings,
                    generation.text_stops(tokenizer, settings.stop_strings, settings.eos_count))
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from common import RESULTS, BenchResult
 
-from cotdistill.reports.tables import interval as pct
-from cotdistill.reports.tables import router_table, source_table
+from cotdistill.reports.tables import interval, router_table, source_table
 
 def goals(result: dict, mixed: bool) -> list[str]:
     """Issue 47's goals, checked on this cell (intervals: Wilson 95%)."""
@@ -28,12 +27,12 @@ def goals(result: dict, mixed: bool) -> list[str]:
     better, worse = (first, think) if first["accuracy"] >= think["accuracy"] else (think, first)
     not_below = router["ci95"][1] >= better["ci95"][0]
     lines = [f"- not below the better single mode outside the intervals: **{'yes' if not_below else 'no'}** "
-             f"(router {pct(router)}, better mode {pct(better)})"]
+             f"(router {interval(router)}, better mode {interval(better)})"]
     if mixed:
         above = router["ci95"][0] > worse["ci95"][1]
         half = router["mean_generated_tokens"] <= think["mean_generated_tokens"] / 2
         near = router["accuracy"] >= oracle["accuracy"] - 0.05
-        lines += [f"- above the worse mode outside the intervals: **{'yes' if above else 'no'}** (worse mode {pct(worse)})",
+        lines += [f"- above the worse mode outside the intervals: **{'yes' if above else 'no'}** (worse mode {interval(worse)})",
                   f"- at most half of think-first's tokens: **{'yes' if half else 'no'}** "
                   f"({router['mean_generated_tokens']:.1f} against {think['mean_generated_tokens']:.1f})",
                   f"- within 5 points of the oracle: **{'yes' if near else 'no'}** ({100 * router['accuracy']:.1f} against {100 * oracle['accuracy']:.1f})"]
@@ -42,7 +41,7 @@ def goals(result: dict, mixed: bool) -> list[str]:
         lines.append(f"- at most 1.3x answer-first's tokens (answering first suffices here): **{'yes' if cheap else 'no'}** "
                      f"({router['mean_generated_tokens']:.1f} against {first['mean_generated_tokens']:.1f})")
     else:
-        lines.append(f"- the token goal does not apply: answering first does not suffice here (answer first {pct(first)}); "
+        lines.append(f"- the token goal does not apply: answering first does not suffice here (answer first {interval(first)}); "
                      f"the router writes {router['mean_generated_tokens']:.1f} tokens per question against think-first's "
                      f"{think['mean_generated_tokens']:.1f}")
     return lines

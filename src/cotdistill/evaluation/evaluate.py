@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from cotdistill.answers import extract_answer, is_correct
@@ -124,19 +124,10 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
     cap = prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens)
     check_prompt_lengths(tokenizer, [strategy.prompt(r) for r in records], [r.id for r in records], cap,
                          f"task {task}" if task else "records")
-    # An answer-first student's greedy answer keeps its tokens' probabilities: a router reads them.
-    confident = strategy.answer_first and options.self_consistency == 1 and not options.explain
-    settings = DecodeSettings(
-        max_new_tokens=options.max_new_tokens,
-        stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
-        num_samples=options.self_consistency,
-        temperature=options.temperature,
-        logprobs=confident,
-    )
+    settings = decode_settings(strategy, tokenizer, options)
     torch.manual_seed(options.seed)
     warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
 
-    settings = replace(settings, eos_count=eos_count_for(strategy, tokenizer, options.explain))
     seconds, rows = 0.0, []
     batches = [records[start : start + options.batch_size] for start in range(0, len(records), options.batch_size)]
     for batch in _progress(batches, progress, len(records), options.batch_size):
@@ -145,7 +136,7 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
         for record, generation in zip(batch, generations):
             row = score_question(record, generation, strategy)
             row["seconds"] = batch_seconds / len(batch)  # the batch's time, shared evenly (as summarise does)
-            if confident:
+            if settings.logprobs:
                 row["confidence"] = confidence(answer_logprobs(generation[0]))
             rows.append(row)
 
@@ -186,6 +177,19 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
     if warning:
         metrics["warnings"] = [warning]
     return rows, metrics
+
+
+def decode_settings(strategy, tokenizer, options: EvalOptions) -> DecodeSettings:
+    """How `cotdistill eval` decodes this student: its stops, samples and EOS count; an answer-first student's
+    greedy answer keeps its tokens' probabilities (a router reads them)."""
+    return DecodeSettings(
+        max_new_tokens=options.max_new_tokens,
+        stop_strings=tuple(strategy.stop_strings(explain=options.explain)),
+        num_samples=options.self_consistency,
+        temperature=options.temperature,
+        eos_count=eos_count_for(strategy, tokenizer, options.explain),
+        logprobs=strategy.answer_first and options.self_consistency == 1 and not options.explain,
+    )
 
 
 def answer_type_warning(meta: dict, records: list[Record], task: str | None) -> str | None:
