@@ -129,6 +129,22 @@ def test_eval_cli_writes_metrics_and_predictions(overfit, tmp_path):
     assert len(read_jsonl(out.with_name("eval.predictions.jsonl"))) == 2
 
 
+@pytest.mark.slow
+def test_bfloat16_weights_give_a_student_with_clear_margins_the_same_answers(overfit, tmp_path):
+    """Its answers' probabilities move by bfloat16's rounding (so the weights really were bfloat16); its greedy
+    tokens do not."""
+    rows = {}
+    for dtype in ("float32", "bfloat16"):
+        out = tmp_path / f"{dtype}.json"
+        assert evaluate(overfit("pst"), records=RECORDS, options=EvalOptions(max_new_tokens=10, similarity=False, dtype=dtype),
+                        out=out)["dtype"] == dtype  # fmt: skip
+        rows[dtype] = read_jsonl(predictions_path(out))
+    for full, half in zip(rows["float32"], rows["bfloat16"]):
+        assert (half["output"], half["generated_tokens"], half["correct"]) == (full["output"], full["generated_tokens"], True)
+        assert half["confidence"]["product"] != full["confidence"]["product"]
+        assert half["confidence"]["product"] == pytest.approx(full["confidence"]["product"], abs=0.05)
+
+
 def test_eval_rejects_bad_options_before_loading_anything(tiny_llama, tmp_path):
     from cotdistill.errors import ConfigError
 
@@ -136,8 +152,8 @@ def test_eval_rejects_bad_options_before_loading_anything(tiny_llama, tmp_path):
     shutil.copytree(tiny_llama, model_dir)
     (model_dir / "cotdistill.json").write_text(json.dumps({"strategy": get_strategy("pst").metadata()}))
     with pytest.raises(ConfigError) as caught:
-        evaluate(model_dir, records=RECORDS, options=EvalOptions(batch_size=0, self_consistency=0))
-    assert "batch_size" in str(caught.value) and "self_consistency" in str(caught.value)
+        evaluate(model_dir, records=RECORDS, options=EvalOptions(batch_size=0, self_consistency=0, dtype="int8"))
+    assert all(name in str(caught.value) for name in ("batch_size", "self_consistency", "dtype must be one of float32, bfloat16"))
 
 
 @pytest.mark.parametrize(("name", "expected"), [("pst", "5"), ("post-thinking", "5"), ("pre-thinking", "9")])

@@ -41,6 +41,16 @@ def test_a_students_train_key_changes_with_what_changes_its_training_data_only()
     assert keys({"filter": "all"}) != clean and keys({"filter": "correct"}, eval={"split": "test", "max_new_tokens": 9}) == clean
 
 
+
+def test_decoding_in_bfloat16_re_evaluates_without_retraining_and_float32_keeps_the_keys_made_before_it():
+    from cotdistill.experiments.runner import eval_key, settings_key, train_key
+
+    default, bf16 = parse_config(MINIMAL), parse_config({**MINIMAL, "eval": {"dtype": "bfloat16"}})
+    cell = default.cells()[0]
+    assert train_key(bf16, cell) == train_key(default, cell) and eval_key(bf16, cell) != eval_key(default, cell)
+    before = {name: value for name, value in default.eval.model_dump(mode="json").items() if name != "dtype"}
+    assert eval_key(default, cell) == settings_key(train_key(default, cell), before)  # finished cells stay done
+
 def test_a_strategy_revision_retrains_only_that_strategys_students(monkeypatch):
     from cotdistill.experiments.runner import train_key
     from cotdistill.strategies import STRATEGIES

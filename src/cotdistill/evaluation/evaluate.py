@@ -23,6 +23,9 @@ from cotdistill.records import Record
 
 log = logging.getLogger(__name__)
 
+# Weights' dtypes eval decodes in. bfloat16 is 1.8x float32's tokens/s at batch 8 on a CPU (bench/results/decode.md)
+# but may change a greedy answer where two tokens are nearly tied; float32 is the students' own and stays the default.
+DTYPES = ("float32", "bfloat16")
 
 @dataclass
 class EvalOptions:
@@ -39,6 +42,7 @@ class EvalOptions:
     answer_likelihood: bool = True  # answer-first models: also score -log p(gold answer | prompt)
     max_prompt_tokens: int | None = None  # longest prompt; None: the model's context less max_new_tokens
     threshold: float | None = None  # a routed pair: think where its signal is below this; None: its router.json's
+    dtype: str = "float32"  # the weights' dtype while decoding (DTYPES)
 
 
 def predictions_path(out: str | Path) -> Path:
@@ -118,7 +122,7 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
     if warning:
         log.warning(warning)
 
-    model, tokenizer = load_causal_lm(str(model_dir))
+    model, tokenizer = load_causal_lm(str(model_dir), dtype=options.dtype)
     model.to(inference_device()).eval()
     prepare_tokenizer(tokenizer)
     cap = prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens)
@@ -167,6 +171,7 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
         temperature=options.temperature if options.self_consistency > 1 else None,
         explain=options.explain,
         batch_size=options.batch_size,
+        dtype=options.dtype,
         max_new_tokens=options.max_new_tokens,
         stop_strings=list(settings.stop_strings),
         stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
@@ -240,6 +245,8 @@ def check_options(options: EvalOptions) -> None:
         problems.append(f"max_new_tokens must be >= 1, got {options.max_new_tokens}")
     if options.threshold is not None and options.threshold < 0:
         problems.append(f"threshold must be >= 0, got {options.threshold}")
+    if options.dtype not in DTYPES:
+        problems.append(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
     if options.self_consistency > 1 and options.temperature <= 0:
         problems.append("self-consistency samples need temperature > 0")
     if problems:

@@ -83,6 +83,8 @@ class EvalSpec(_Strict):
     temperature: float = Field(0.7, gt=0, description="Sampling temperature for self-consistency.")
     explain: bool = Field(False, description="Answer-first models also generate their rationale.")
     similarity: bool = Field(True, description="Score generated rationales against the reference ones (MiniLM).")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype while decoding; bfloat16 is faster "
+                                                  "batched on a CPU and may change a nearly tied greedy answer.")
 
 
 class ExperimentConfig(_Strict):

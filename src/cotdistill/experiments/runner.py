@@ -86,7 +86,10 @@ def train_key(config: ExperimentConfig, cell: Cell) -> str:
 
 def eval_key(config: ExperimentConfig, cell: Cell) -> str:
     """Everything that changes the cell's result (a changed eval setting re-evaluates, not re-trains)."""
-    return settings_key(train_key(config, cell), _dump(config.eval))
+    evaluation = _dump(config.eval)
+    if evaluation["dtype"] == "float32":  # the dtype every result had before it was a setting: their keys stay
+        del evaluation["dtype"]
+    return settings_key(train_key(config, cell), evaluation)
 
 
 RUNNING_FILE = "running.json"
