@@ -1,8 +1,8 @@
 """Serving latency and throughput of pst vs pre-thinking students (not a test): bench/results/serve.{md,json}.
 
-Each student (a `cotdistill train` folder) is served twice, one server at a time on 127.0.0.1:
-by `cotdistill serve` (transformers, dynamic batching) and, exported to GGUF, by llama.cpp's server
-(llama-cpp-python). The same held-out questions go to both as /v1/completions with the student's own
+Each student (a `cotdistill train` folder) is served by `cotdistill serve` with each engine asked for
+(--engines: transformers, transformers-bf16, llama.cpp) and, exported to GGUF, by llama.cpp's own server
+(llama-cpp-python), one server at a time on 127.0.0.1. The same held-out questions go to both as /v1/completions with the student's own
 prompt, greedy, from N concurrent clients (concurrency 1 and 8). llama.cpp's server is sent the
 student's stop strings explicitly (it does not read them from the GGUF). Reported per cell:
 latency p50/p95 per request, requests/s, completion tokens per request, and accuracy as a check
@@ -11,7 +11,7 @@ by `cotdistill eval`'s `generate_batch`, one at a time and in batches of 8 (no s
 requests/s that the model itself allows on this machine.
 
     .venv/bin/python bench/serve.py --model pst=runs/pst --model pre-thinking=runs/pre \\
-        --task synth-last-letters --task-option n_words=2 --questions 24
+        --task synth-last-letters --task-option n_words=2 --questions 24 --engines transformers llama.cpp
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# `cotdistill serve` engines: the row label and the flags that pick it.
+ENGINE_FLAGS = {"transformers": [], "transformers-bf16": ["--dtype", "bfloat16"], "llama.cpp": ["--engine", "llama.cpp"]}
+ENGINE_LABELS = {"transformers": "cotdistill", "transformers-bf16": "cotdistill bf16", "llama.cpp": "cotdistill llama.cpp"}
 
 
 class Server:
@@ -174,13 +179,14 @@ def bench_student(name: str, folder: Path, records, args, work: Path, env: dict)
     base = {"max_tokens": args.max_tokens, "temperature": 0}
     rows = model_only(folder, records, strategy, spec.stop_strings, args)
 
-    # This checkout's `cotdistill serve`, then each --compare-src tree's, one after the other.
-    for label, source in [("cotdistill", None), *(pair.split("=", 1) for pair in args.compare_src)]:
+    # This checkout's `cotdistill serve` with each --engine, then each --compare-src tree's, one after the other.
+    servers = [(ENGINE_LABELS[engine], None, ENGINE_FLAGS[engine]) for engine in args.engines]
+    servers += [(f"cotdistill {label}", source, []) for label, source in (pair.split("=", 1) for pair in args.compare_src)]
+    for label, source, flags in servers:
         server_env = env if source is None else {**env, "PYTHONPATH": str(Path(source).resolve())}
-        label = label if source is None else f"cotdistill {label}"
         port = free_port()
-        server = Server([str(BIN / "cotdistill"), "serve", str(folder), "--port", str(port), "--max-batch", str(max(args.concurrency))],
-                        port, "/health", work / f"{name}-{label.replace(' ', '-')}.log", server_env)
+        server = Server([str(BIN / "cotdistill"), "serve", str(folder), "--port", str(port), "--max-batch", str(max(args.concurrency)),
+                         *flags], port, "/health", work / f"{name}-{label.replace(' ', '-')}.log", server_env)  # fmt: skip
         try:
             bodies = [{**base, "prompt": p} for p in prompts]
             url = f"http://127.0.0.1:{port}/v1/completions"
@@ -251,11 +257,21 @@ def claims(rows: list[dict]) -> list[str]:
                 out.append(f"{server} {strategy}: requests/s at concurrency 8 vs 1: {eight['requests_per_s']:.2f} vs "
                            f"{one['requests_per_s']:.2f} ({gain:.1f}x) -> goal '>= 3x' {'met' if gain >= 3 else 'NOT met'}")
     for student in dict.fromkeys(r["student"] for r in rows):
-        ours, llama = by.get(("cotdistill", student, 1)), next((r for r in rows if r["student"] == student and
-                                                                   r["concurrency"] == 1 and r["server"].startswith("llama.cpp")), None)  # fmt: skip
-        if ours and llama:
-            equal = sum(x.strip() == y.strip() for x, y in zip(ours["texts"], llama["texts"]))
-            out.append(f"{student}: {equal}/{len(ours['texts'])} identical greedy outputs, cotdistill serve vs {llama['server']}")
+        reference = {c: next((r for r in rows if r["student"] == student and r["concurrency"] == c and r["server"].startswith("llama.cpp")),
+                             None) for c in (1, 8)}  # fmt: skip
+        ours = [server for server in dict.fromkeys(r["server"] for r in rows) if server.startswith("cotdistill")]
+        for server in ours:
+            mine = by.get((server, student, 1))
+            if mine and reference[1]:
+                equal = sum(x.strip() == y.strip() for x, y in zip(mine["texts"], reference[1]["texts"]))
+                ratio = mine["p50_s"] / reference[1]["p50_s"]
+                out.append(f"{student}: {server} vs {reference[1]['server']}'s server, one request at a time: p50 {ratio:.2f}x "
+                           f"-> goal '<= 1.3x' {'met' if ratio <= 1.3 else 'NOT met'}; {equal}/{len(mine['texts'])} identical greedy outputs")
+            mine = by.get((server, student, 8))
+            if mine and reference[8]:
+                ratio = mine["requests_per_s"] / reference[8]["requests_per_s"]
+                out.append(f"{student}: {server} vs {reference[8]['server']}'s server at 8 concurrent: requests/s {ratio:.2f}x "
+                           f"-> goal '>= 1x' {'met' if ratio >= 1 else 'NOT met'}")
     return out
 
 
@@ -273,6 +289,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")),
                    help="CPU threads of each server (torch via OMP_NUM_THREADS, llama.cpp via --n_threads)")
     p.add_argument("--name", default="serve")
+    p.add_argument("--engines", nargs="+", default=["transformers"], choices=list(ENGINE_FLAGS),
+                   help="cotdistill serve engines to measure, one server after another")
     p.add_argument("--compare-src", action="append", default=[],
                    help="LABEL=SRC: also serve each student with the cotdistill package in SRC (e.g. an older checkout's src/), "
                         "right after this one's, to compare serving engines side by side")

@@ -40,6 +40,9 @@ def eval_command(
                                     "(default: its router.json's; lower: fewer tokens)."),
     dtype: str = typer.Option("float32", "--dtype", help="Weights' dtype while decoding: float32 (the student's own) or bfloat16 "
                               "(on a CPU 1.8x the tokens/s at batch 8, bench/results/decode.md; a nearly tied greedy choice can differ)."),
+    engine: str = typer.Option("transformers", "--engine", help="transformers (any device; self-consistency) or llama.cpp: "
+                               "the student converted once to a cached f16 GGUF, --batch-size questions in flight, greedy, "
+                               "faster on a CPU (bench/results/decode.md)."),
     no_similarity: bool = typer.Option(False, "--no-similarity", help="Skip scoring generated rationales against the reference ones."),
     data_dir: Path = typer.Option(None, "--data-dir", envvar="COTDISTILL_DATA", help="The shared data folder for real tasks (or set COTDISTILL_DATA)."),
     option: list[str] = typer.Option([], "--task-option", help="Task option KEY=VALUE, repeatable (e.g. --task-option size=100)."),
@@ -56,7 +59,7 @@ def eval_command(
     options = EvalOptions(
         self_consistency=self_consistency, explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens,
         temperature=temperature, seed=seed, similarity=not no_similarity, max_prompt_tokens=max_prompt_tokens,
-        threshold=threshold, dtype=dtype,
+        threshold=threshold, dtype=dtype, engine=engine,
     )
     metrics = evaluate(model, task, split=split, limit=limit, data_dir=data_dir, task_options=parse_task_options(option),
                        options=options, out=out, progress=True)

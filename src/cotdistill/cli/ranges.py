@@ -148,6 +148,7 @@ def _unoptional(annotation):
 
 def _rules() -> dict[str, dict[str, Rule]]:
     from cotdistill.curation.curate import CurateConfig
+    from cotdistill.models import DECODE_DTYPES, DECODE_ENGINES
     from cotdistill.records import AnswerType
     from cotdistill.store.importers import IMPORT_FORMATS
     from cotdistill.teachers import PROMPT_STYLES, TEACHERS, SamplingParams, TeachConfig
@@ -207,7 +208,7 @@ def _rules() -> dict[str, dict[str, Rule]]:
             "temperature": Range(gt=0),  # sampling (self-consistency) needs a positive temperature
             "seed": SEED,
             "threshold": Range(ge=0),  # as router.json's threshold (routing.pair.RouterFile)
-            "data_dir": PATH, "option": TEXT,
+            "dtype": Choice(DECODE_DTYPES), "engine": Choice(DECODE_ENGINES), "data_dir": PATH, "option": TEXT,
         },
         "report": {"run_dir": PATH, "out": PATH, "title": TEXT},
         "run": {
@@ -222,7 +223,7 @@ def _rules() -> dict[str, dict[str, Rule]]:
         },
         "serve": {
             "model": PATH, "host": NAME, "port": PORT, "max_batch": COUNT, "batch_wait_ms": Range(ge=0),
-            "model_name": NAME, "threshold": Range(ge=0),
+            "model_name": NAME, "threshold": Range(ge=0), "engine": Choice(DECODE_ENGINES), "dtype": Choice(DECODE_DTYPES),
         },
         "tasks list": {},
         "tasks show": {"task": NAME, "split": NAME, "limit": COUNT, "data_dir": PATH, "option": TEXT},

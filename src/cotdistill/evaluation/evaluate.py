@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cotdistill.answers import extract_answer, is_correct
@@ -23,9 +23,6 @@ from cotdistill.records import Record
 
 log = logging.getLogger(__name__)
 
-# Weights' dtypes eval decodes in. bfloat16 is 1.8x float32's tokens/s at batch 8 on a CPU (bench/results/decode.md)
-# but may change a greedy answer where two tokens are nearly tied; float32 is the students' own and stays the default.
-DTYPES = ("float32", "bfloat16")
 
 @dataclass
 class EvalOptions:
@@ -42,7 +39,8 @@ class EvalOptions:
     answer_likelihood: bool = True  # answer-first models: also score -log p(gold answer | prompt)
     max_prompt_tokens: int | None = None  # longest prompt; None: the model's context less max_new_tokens
     threshold: float | None = None  # a routed pair: think where its signal is below this; None: its router.json's
-    dtype: str = "float32"  # the weights' dtype while decoding (DTYPES)
+    dtype: str = "float32"  # the weights' dtype while decoding (models.DECODE_DTYPES)
+    engine: str = "transformers"  # or "llama.cpp": the student's f16 GGUF, batch_size questions in flight
 
 
 def predictions_path(out: str | Path) -> Path:
@@ -110,8 +108,6 @@ def evaluate(
 def decode_and_score(model_dir: str | Path, records: list[Record], options: EvalOptions, *, task: str | None = None,
                      progress: bool = False) -> tuple[list[dict], dict]:
     """One student on the questions: (a row per question, the metrics)."""
-    import torch
-
     from cotdistill.models import inference_device, load_causal_lm
     from cotdistill.routing.router import answer_logprobs, confidence
     from cotdistill.strategies import read_model_metadata, strategy_from_metadata
@@ -122,32 +118,26 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
     if warning:
         log.warning(warning)
 
-    model, tokenizer = load_causal_lm(str(model_dir), dtype=options.dtype)
-    model.to(inference_device()).eval()
-    prepare_tokenizer(tokenizer)
-    cap = prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens)
-    check_prompt_lengths(tokenizer, [strategy.prompt(r) for r in records], [r.id for r in records], cap,
-                         f"task {task}" if task else "records")
+    prompts = [strategy.prompt(r) for r in records]
+    decode = _decode_on_llama_cpp if options.engine == "llama.cpp" else _decode_on_transformers
+    generations, seconds_each, model, tokenizer, device = decode(model_dir, prompts, records, strategy, options,
+                                                                 f"task {task}" if task else "records", progress)  # fmt: skip
     settings = decode_settings(strategy, tokenizer, options)
-    torch.manual_seed(options.seed)
-    warm_up(model, tokenizer, [strategy.prompt(r) for r in records[: options.batch_size]])
-
-    seconds, rows = 0.0, []
-    batches = [records[start : start + options.batch_size] for start in range(0, len(records), options.batch_size)]
-    for batch in _progress(batches, progress, len(records), options.batch_size):
-        generations, batch_seconds = generate_batch(model, tokenizer, [strategy.prompt(r) for r in batch], settings)
-        seconds += batch_seconds
-        for record, generation in zip(batch, generations):
-            row = score_question(record, generation, strategy)
-            row["seconds"] = batch_seconds / len(batch)  # the batch's time, shared evenly (as summarise does)
-            if settings.logprobs:
-                row["confidence"] = confidence(answer_logprobs(generation[0]))
-            rows.append(row)
+    rows = []
+    for record, generation, seconds in zip(records, generations, seconds_each):
+        row = score_question(record, generation, strategy)
+        row["seconds"] = seconds
+        if settings.logprobs:
+            row["confidence"] = confidence(answer_logprobs(generation[0]))
+        rows.append(row)
+    seconds = sum(seconds_each)
 
     nlls = None
     if options.answer_likelihood and strategy.answer_first:  # untimed: not part of answering
         from cotdistill.evaluation.likelihood import answer_nll
 
+        if model is None:  # the llama.cpp engine decoded: the likelihood is transformers'
+            model = load_causal_lm(str(model_dir), dtype=options.dtype)[0].to(inference_device()).eval()
         nlls = answer_nll(model, tokenizer, strategy, records, options.batch_size)
         for row, nll in zip(rows, nlls):
             row["answer_nll"] = nll
@@ -171,17 +161,78 @@ def decode_and_score(model_dir: str | Path, records: list[Record], options: Eval
         temperature=options.temperature if options.self_consistency > 1 else None,
         explain=options.explain,
         batch_size=options.batch_size,
+        engine=options.engine,
         dtype=options.dtype,
         max_new_tokens=options.max_new_tokens,
         stop_strings=list(settings.stop_strings),
         stopped_by=dict(Counter(s for r in rows for s in r["stopped_by"])),
         unparsed=sum(r["predicted"] is None for r in rows),
         decode_seconds=seconds,
-        device=torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else model.device.type,
+        device=device,
     )
     if warning:
         metrics["warnings"] = [warning]
     return rows, metrics
+
+
+def _decode_on_transformers(model_dir, prompts: list[str], records: list[Record], strategy, options: EvalOptions, source: str,
+                            progress: bool):  # fmt: skip
+    """Batches of options.batch_size through `generate_batch`: (generations per question, each question's seconds,
+    the model, its tokenizer, the device's name)."""
+    import torch
+
+    from cotdistill.models import inference_device, load_causal_lm
+
+    model, tokenizer = load_causal_lm(str(model_dir), dtype=options.dtype)
+    model.to(inference_device()).eval()
+    prepare_tokenizer(tokenizer)
+    check_prompt_lengths(tokenizer, prompts, [r.id for r in records], prompt_cap(model, options.max_new_tokens, options.max_prompt_tokens),
+                         source)  # fmt: skip
+    settings = decode_settings(strategy, tokenizer, options)
+    torch.manual_seed(options.seed)
+    warm_up(model, tokenizer, prompts[: options.batch_size])
+    generations, seconds = [], []
+    starts = range(0, len(prompts), options.batch_size)
+    for start in _progress(starts, progress, len(prompts), options.batch_size):
+        batch, batch_seconds = generate_batch(model, tokenizer, prompts[start : start + options.batch_size], settings)
+        generations += batch
+        seconds += [batch_seconds / len(batch)] * len(batch)  # the batch's time, shared evenly (as summarise does)
+    device = torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else model.device.type
+    return generations, seconds, model, tokenizer, device
+
+
+def _decode_on_llama_cpp(model_dir, prompts: list[str], records: list[Record], strategy, options: EvalOptions, source: str,
+                         progress: bool):  # fmt: skip
+    """The student's cached f16 GGUF, options.batch_size questions in flight (evaluation/llama_cpp.py); the same
+    return as _decode_on_transformers, with no transformers model loaded."""
+    import time
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    from cotdistill.evaluation.llama_cpp import LlamaCppDecoder
+    from cotdistill.export.gguf_cache import cached_student, require_llama_cpp
+
+    require_llama_cpp()
+    student = cached_student(Path(model_dir))
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    prepare_tokenizer(tokenizer)
+    cap = prompt_cap(SimpleNamespace(config=AutoConfig.from_pretrained(model_dir)), options.max_new_tokens, options.max_prompt_tokens)
+    check_prompt_lengths(tokenizer, prompts, [r.id for r in records], cap, source)
+    ids = [list(tokenizer(p)["input_ids"]) for p in prompts]
+    settings = decode_settings(strategy, tokenizer, options)
+    decoder = LlamaCppDecoder(student.gguf, student.eos_ids, rows=options.batch_size,
+                              row_tokens=max(map(len, ids)) + options.max_new_tokens, threads=torch.get_num_threads())  # fmt: skip
+    try:
+        decoder.decode(ids[: options.batch_size], replace(settings, max_new_tokens=2), tokenizer)  # untimed warm-up, as warm_up
+        bar = _progress(None, progress, len(prompts), options.batch_size)
+        started = time.perf_counter()
+        generations = decoder.decode(ids, settings, tokenizer, on_row=bar.update if progress else None)
+        seconds = (time.perf_counter() - started) / len(prompts)  # rows overlap: each question gets the mean
+    finally:
+        decoder.close()
+    return [[g] for g in generations], [seconds] * len(prompts), None, tokenizer, "cpu (llama.cpp)"
 
 
 def decode_settings(strategy, tokenizer, options: EvalOptions) -> DecodeSettings:
@@ -245,8 +296,16 @@ def check_options(options: EvalOptions) -> None:
         problems.append(f"max_new_tokens must be >= 1, got {options.max_new_tokens}")
     if options.threshold is not None and options.threshold < 0:
         problems.append(f"threshold must be >= 0, got {options.threshold}")
-    if options.dtype not in DTYPES:
-        problems.append(f"dtype must be one of {', '.join(DTYPES)}, got {options.dtype!r}")
+    from cotdistill.models import DECODE_DTYPES, DECODE_ENGINES
+
+    if options.dtype not in DECODE_DTYPES:
+        problems.append(f"dtype must be one of {', '.join(DECODE_DTYPES)}, got {options.dtype!r}")
+    if options.engine not in DECODE_ENGINES:
+        problems.append(f"engine must be one of {', '.join(DECODE_ENGINES)}, got {options.engine!r}")
+    if options.engine == "llama.cpp" and options.self_consistency > 1:
+        problems.append("self-consistency samples: the llama.cpp engine decodes greedily; use engine transformers")
+    if options.engine == "llama.cpp" and options.dtype != "float32":
+        problems.append(f"dtype {options.dtype}: the llama.cpp engine runs the student's f16 GGUF; leave dtype out")
     if options.self_consistency > 1 and options.temperature <= 0:
         problems.append("self-consistency samples need temperature > 0")
     if problems:
@@ -266,9 +325,12 @@ def _similarities(rows: list[dict], records: list[Record], options: EvalOptions)
     return rationale_similarities([r["rationale"] for r in rows], [rec.rationales for rec in records], load_encoder(options.encoder))
 
 
-def _progress(batches: list, enabled: bool, n: int, batch_size: int):
+def _progress(batches, enabled: bool, n: int, batch_size: int):
+    """Batches (a range of starts) counted as they go; None: a bar of questions, updated by the caller."""
     if not enabled:
         return batches
     from cotdistill.progress import progress_bar
 
+    if batches is None:
+        return progress_bar(desc="eval", unit="question", total=n, postfix={"in flight": batch_size})
     return progress_bar(batches, desc="eval", unit="batch", total=len(batches), postfix={"questions": n, "batch": batch_size})

@@ -85,6 +85,8 @@ class EvalSpec(_Strict):
     similarity: bool = Field(True, description="Score generated rationales against the reference ones (MiniLM).")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype while decoding; bfloat16 is faster "
                                                   "batched on a CPU and may change a nearly tied greedy answer.")
+    engine: Literal["transformers", "llama.cpp"] = Field("transformers", description="What decodes: transformers, or llama.cpp "
+                                                         "on the student's f16 GGUF (greedy; faster on a CPU).")
 
 
 class ExperimentConfig(_Strict):

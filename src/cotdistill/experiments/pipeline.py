@@ -308,7 +308,7 @@ class Pipeline:
         return EvalOptions(
             self_consistency=spec.self_consistency, explain=spec.explain, batch_size=spec.batch_size,
             max_new_tokens=spec.max_new_tokens, temperature=spec.temperature, seed=cell.seed, similarity=spec.similarity,
-            dtype=spec.dtype,
+            dtype=spec.dtype, engine=spec.engine,
         )
 
     def split_name(self, cell: Cell) -> str:

@@ -87,8 +87,9 @@ def train_key(config: ExperimentConfig, cell: Cell) -> str:
 def eval_key(config: ExperimentConfig, cell: Cell) -> str:
     """Everything that changes the cell's result (a changed eval setting re-evaluates, not re-trains)."""
     evaluation = _dump(config.eval)
-    if evaluation["dtype"] == "float32":  # the dtype every result had before it was a setting: their keys stay
-        del evaluation["dtype"]
+    for name, before in (("dtype", "float32"), ("engine", "transformers")):
+        if evaluation[name] == before:  # how every result was decoded before it was a setting: their keys stay
+            del evaluation[name]
     return settings_key(train_key(config, cell), evaluation)
 
 

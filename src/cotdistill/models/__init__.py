@@ -8,7 +8,7 @@ folders are cached under `$COTDISTILL_HOME/models/<name>` (default `~/.cache/cot
 """
 
 from cotdistill.models import sources as _sources  # noqa: F401  (registers the built-in models)
-from cotdistill.models.loading import inference_device, load_causal_lm, load_encoder, resolve
+from cotdistill.models.loading import DECODE_DTYPES, DECODE_ENGINES, inference_device, load_causal_lm, load_encoder, resolve
 from cotdistill.models.registry import (
     ModelInfo,
     ModelPackageMissing,
@@ -21,6 +21,8 @@ from cotdistill.models.registry import (
 )
 
 __all__ = [
+    "DECODE_DTYPES",
+    "DECODE_ENGINES",
     "ModelInfo",
     "ModelPackageMissing",
     "get_model_info",

@@ -73,6 +73,13 @@ def _load_failure(source: str, error: Exception) -> CotdistillError:
                            "the folder, or the network if it is a hub id")
 
 
+# The weights' dtypes a student decodes in (eval, serve). float32 is the students' own; bfloat16 halves their memory and
+# is faster batched on a CPU with bfloat16 matrix units, but may change a greedy answer where two tokens are nearly tied.
+DECODE_DTYPES = ("float32", "bfloat16")
+# What decodes a student: transformers (any device, sampling, batches) or llama.cpp on its f16 GGUF (the CPU, greedy).
+DECODE_ENGINES = ("transformers", "llama.cpp")
+
+
 def _as_dtype(dtype: Any):
     """Accept torch dtypes, their names ("bfloat16", "float32") and "auto"."""
     import torch

@@ -81,8 +81,10 @@ class CompletionRequest(_Sampling):
     prompt: str | list[str]
 
 
-def create_app(engine: BatchingEngine, strategy, model_name: str, router: "RoutedPair | None" = None) -> FastAPI:
-    """`router`: a routed pair, whose answer-first student is `engine` / `strategy`."""
+def create_app(engine: BatchingEngine, strategy, model_name: str, router: "RoutedPair | None" = None,
+               engine_name: str = "transformers") -> FastAPI:  # fmt: skip
+    """`router`: a routed pair, whose answer-first student is `engine` / `strategy`; `engine_name`: which engine
+    decodes (transformers or llama.cpp), reported by /health."""
     spec = spec_of(strategy)
 
     @asynccontextmanager
@@ -98,7 +100,8 @@ def create_app(engine: BatchingEngine, strategy, model_name: str, router: "Route
     @app.get("/health")
     async def health() -> dict:
         routing = {"routing": {"signal": router.router.signal, "threshold": router.router.threshold, "modes": dict(router.counts)}} if router else {}
-        return {"status": "ok", "model": model_name, "strategy": spec.strategy, **dataclasses.asdict(engine.stats), **routing}
+        return {"status": "ok", "model": model_name, "strategy": spec.strategy, "engine": engine_name,
+                **dataclasses.asdict(engine.stats), **routing}  # fmt: skip
 
     @app.get("/v1/models")
     async def models() -> dict:
