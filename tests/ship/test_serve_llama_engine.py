@@ -58,7 +58,7 @@ def engines(student, gguf_cache):
         key = (strategy_name, tuple(sorted(options.items())))
         if key not in made:
             folder = student(strategy_name, **options)
-            made[key] = (LlamaCppEngine(folder, logprobs=True, cache_dir=gguf_cache / "engines"),
+            made[key] = (LlamaCppEngine(folder, logprobs=True, cache_dir=gguf_cache / "engines", max_batch=4),
                          BatchingEngine(*load_merged_student(folder), logprobs=True))  # fmt: skip
         return made[key]
 
@@ -91,15 +91,15 @@ def test_llama_cpp_rows_are_the_transformers_engines(engines, student, strategy_
         params = DecodeParams(max_tokens=40, stop=spec.stops(how), eos_count=eos_count_for(strategy, llama.tokenizer, how))
     for question in QUESTIONS:
         prompt = spec.prompt(question)
-        got = asyncio.run(llama.complete(prompt, params))
+        got = asyncio.run(llama.complete(prompt, params))  # (a second call below counts what it feeds)
         want = asyncio.run(transformers.complete(prompt, params))
         row, expected = got.generations[0], want.generations[0]
         assert (row.text, row.n_tokens, row.stopped_by) == (expected.text, expected.n_tokens, expected.stopped_by), question
         assert got.prompt_tokens == want.prompt_tokens
         assert len(row.logprobs) == row.n_tokens and row.logprobs == pytest.approx(expected.logprobs, abs=LOGPROB_TOLERANCE)
         # nothing decoded past the token that ended the row: llama.cpp evaluated the prompt and every kept token
-        # but the last (sampled from the step before it, never fed back)
-        assert llama.llm.n_tokens == got.prompt_tokens + row.n_tokens - 1
+        # but the last (chosen from the step before it, never fed back)
+        assert fed(llama, lambda: llama.complete(prompt, params)) == got.prompt_tokens + row.n_tokens - 1
     if isinstance(how, DecodeParams) and how.stop:
         assert row.stopped_by == "stop" and row.text.endswith("three makes")  # the untrained question: still q1's
     if isinstance(how, DecodeParams) and how.max_tokens == 3:
@@ -118,14 +118,31 @@ def test_the_comparison_covers_every_way_a_row_ends(engines, student):
     assert seen == {"eos", "stop", "length"}
 
 
+def fed(engine, ask) -> int:
+    """Tokens llama.cpp evaluated while `ask()` (a coroutine factory) ran alone on the engine."""
+    counted = []
+    original = engine._decoder._decode
+
+    def counting():
+        original()
+        counted.append(engine._decoder._batch.n_tokens)
+
+    engine._decoder._decode = counting
+    try:
+        asyncio.run(ask())
+    finally:
+        engine._decoder._decode = original
+    return sum(counted)
+
+
 @needs_llama_cpp
-def test_concurrent_requests_decode_one_at_a_time_and_leave_the_event_loop_free(engines, student):
+def test_concurrent_requests_share_the_batch_and_a_short_answer_does_not_wait_for_a_long_one(engines, student):
     llama, _ = engines("pst")
     spec = serving_spec(student("pst"))
     long = DecodeParams(max_tokens=300, stop=(), eos_count=1000)  # on past every EOS (it writes many): 300 steps
 
     async def ask_while_ticking():
-        ticks = 0
+        ticks, finished = 0, []
 
         async def tick():
             nonlocal ticks
@@ -133,40 +150,41 @@ def test_concurrent_requests_decode_one_at_a_time_and_leave_the_event_loop_free(
                 await asyncio.sleep(0)
                 ticks += 1
 
+        async def ask(name, prompt, params):
+            completion = await llama.complete(prompt, params)
+            finished.append(name)
+            return completion
+
         ticker = asyncio.create_task(tick())
-        rows = await asyncio.gather(llama.complete(spec.prompt(QUESTIONS[0]), long),
-                                    *(llama.complete(spec.prompt(q), DecodeParams(max_tokens=40, stop=())) for q in QUESTIONS))  # fmt: skip
+        rows = await asyncio.gather(ask("long", spec.prompt(QUESTIONS[0]), long),
+                                    *(ask(q, spec.prompt(q), DecodeParams(max_tokens=40, stop=())) for q in QUESTIONS))  # fmt: skip
         ticker.cancel()
-        return rows, ticks
+        return rows, ticks, finished
 
     before = llama.stats.requests
-    (first, *answers), ticks = asyncio.run(ask_while_ticking())
+    (first, *answers), ticks, finished = asyncio.run(ask_while_ticking())
     assert first.generations[0].n_tokens == 300 and first.generations[0].stopped_by == "length"
     assert [a.generations[0].text for a in answers[:2]] == [" 5", " 8"]
-    assert ticks > 100  # the loop ran on while the worker decoded
-    assert llama.stats.requests == before + 4 and llama.stats.largest_batch == 1
+    assert finished[-1] == "long"  # the answers left the batch as they ended, beside the long row
+    assert ticks > 100  # the event loop ran on while the thread decoded
+    assert llama.stats.requests == before + 4 and llama.stats.largest_batch == 4
 
 
 @needs_llama_cpp
-def test_a_request_whose_client_went_away_stops_decoding(student, gguf_cache):
-    from cotdistill.serve.llama_engine import LlamaCppEngine
-
-    engine = LlamaCppEngine(student("pst"), cache_dir=gguf_cache / "engines")  # a fresh context: n_tokens counts this row
+def test_a_request_whose_client_went_away_stops_decoding(engines, student):
+    llama, _ = engines("pst")
     prompt = serving_spec(student("pst")).prompt(QUESTIONS[0])
-    prompt_tokens = engine.count_tokens(prompt)
+    prompt_tokens = llama.count_tokens(prompt)
 
-    async def cancel_midway() -> int:
-        long = asyncio.create_task(engine.complete(prompt, DecodeParams(max_tokens=1500, stop=(), eos_count=10**4)))
-        while engine.llm.n_tokens < prompt_tokens + 10:
+    async def cancel_midway():
+        long = asyncio.create_task(llama.complete(prompt, DecodeParams(max_tokens=1500, stop=(), eos_count=10**4)))
+        while sum(len(row.tokens) for row in list(llama._decoder._running.values())) < 10:  # read across threads: a test's peek
             await asyncio.sleep(0.001)
         long.cancel()
-        # runs on the one worker after the cancelled row has returned: how far it got
-        return await asyncio.get_running_loop().run_in_executor(engine._worker, lambda: engine.llm.n_tokens)
+        while not long.done() or llama._decoder.busy or not llama._commands.empty():
+            await asyncio.sleep(0.01)
 
-    try:
-        decoded = asyncio.run(cancel_midway()) - prompt_tokens
-    finally:
-        engine.close()
+    decoded = fed(llama, cancel_midway) - prompt_tokens
     assert 10 <= decoded < 1000
 
 
@@ -189,7 +207,7 @@ def test_the_gguf_is_converted_once_per_weights(student, tmp_path, capsys):
     cache = tmp_path / "cache"
 
     def engine_gguf():
-        engine = LlamaCppEngine(folder, cache_dir=cache)
+        engine = LlamaCppEngine(folder, cache_dir=cache, max_batch=1)
         engine.close()
         return engine.gguf, [line for line in capsys.readouterr().err.splitlines() if "converting" in line]
 

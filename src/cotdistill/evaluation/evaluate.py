@@ -222,13 +222,13 @@ def _decode_on_llama_cpp(model_dir, prompts: list[str], records: list[Record], s
     check_prompt_lengths(tokenizer, prompts, [r.id for r in records], cap, source)
     ids = [list(tokenizer(p)["input_ids"]) for p in prompts]
     settings = decode_settings(strategy, tokenizer, options)
-    decoder = LlamaCppDecoder(student.gguf, student.eos_ids, rows=options.batch_size,
+    decoder = LlamaCppDecoder(student.gguf, student.eos_ids, tokenizer, rows=options.batch_size,
                               row_tokens=max(map(len, ids)) + options.max_new_tokens, threads=torch.get_num_threads())  # fmt: skip
     try:
-        decoder.decode(ids[: options.batch_size], replace(settings, max_new_tokens=2), tokenizer)  # untimed warm-up, as warm_up
+        decoder.decode(ids[: options.batch_size], replace(settings, max_new_tokens=2))  # untimed warm-up, as warm_up
         bar = _progress(None, progress, len(prompts), options.batch_size)
         started = time.perf_counter()
-        generations = decoder.decode(ids, settings, tokenizer, on_row=bar.update if progress else None)
+        generations = decoder.decode(ids, settings, on_row=bar.update if progress else None)
         seconds = (time.perf_counter() - started) / len(prompts)  # rows overlap: each question gets the mean
     finally:
         decoder.close()

@@ -83,7 +83,7 @@ def _student(model_dir: Path, options: ServeOptions, device: str, logprobs: bool
     if options.engine == "llama.cpp":  # on the CPU whatever `device` is (no layers offloaded): it is the CPU's engine
         from cotdistill.serve.llama_engine import LlamaCppEngine
 
-        return strategy, LlamaCppEngine(model_dir, logprobs=logprobs)
+        return strategy, LlamaCppEngine(model_dir, max_batch=options.max_batch, logprobs=logprobs)
     model, tokenizer = load_merged_student(model_dir, dtype=getattr(torch, options.dtype))
     model.to(device)
     engine = BatchingEngine(model, tokenizer, max_batch=options.max_batch, batch_wait_s=options.batch_wait_ms / 1000, logprobs=logprobs)
