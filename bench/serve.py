@@ -260,6 +260,11 @@ def claims(rows: list[dict]) -> list[str]:
         reference = {c: next((r for r in rows if r["student"] == student and r["concurrency"] == c and r["server"].startswith("llama.cpp")),
                              None) for c in (1, 8)}  # fmt: skip
         ours = [server for server in dict.fromkeys(r["server"] for r in rows) if server.startswith("cotdistill")]
+        for server, concurrency in ((s, c) for s in ours[1:] for c in (1, 8)):  # each engine against the first's rows
+            mine, first = by.get((server, student, concurrency)), by.get((ours[0], student, concurrency))
+            if mine and first:
+                equal = sum(x == y for x, y in zip(mine["texts"], first["texts"]))
+                out.append(f"{student}: {server} vs {ours[0]} at concurrency {concurrency}: {equal}/{len(mine['texts'])} identical outputs")
         for server in ours:
             mine = by.get((server, student, 1))
             if mine and reference[1]:
