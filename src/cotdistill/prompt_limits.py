@@ -28,11 +28,13 @@ def context_window(model) -> int:
 
 
 def prompt_cap(model, max_new_tokens: int, requested: int | None = None, flag: str = "--max-prompt-tokens") -> int:
-    """The longest prompt, in tokens, that leaves room for `max_new_tokens` in the model's context."""
-    room = context_window(model) - max_new_tokens
+    """The longest prompt, in tokens, that leaves room for `max_new_tokens` in the model's context (`model`: a
+    transformers model, or its context in tokens)."""
+    context = model if isinstance(model, int) else context_window(model)
+    room = context - max_new_tokens
     if room < 1:
         raise CotdistillError(f"--max-new-tokens {max_new_tokens} leaves no room for a prompt in the model's "
-                              f"{context_window(model)}-token context; lower it")
+                              f"{context}-token context; lower it")
     if requested is not None and requested < 1:
         raise CotdistillError(f"{flag} must be at least 1, got {requested}")
     return min(room, requested) if requested is not None else room

@@ -206,10 +206,9 @@ def _decode_on_llama_cpp(model_dir, prompts: list[str], records: list[Record], s
     """The student's cached f16 GGUF, options.batch_size questions in flight (evaluation/llama_cpp.py); the same
     return as _decode_on_transformers, with no transformers model loaded."""
     import time
-    from types import SimpleNamespace
 
     import torch
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from cotdistill.evaluation.llama_cpp import LlamaCppDecoder
     from cotdistill.export.gguf_cache import cached_student, require_llama_cpp
@@ -218,7 +217,9 @@ def _decode_on_llama_cpp(model_dir, prompts: list[str], records: list[Record], s
     student = cached_student(Path(model_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     prepare_tokenizer(tokenizer)
-    cap = prompt_cap(SimpleNamespace(config=AutoConfig.from_pretrained(model_dir)), options.max_new_tokens, options.max_prompt_tokens)
+    from cotdistill.prompt_limits import DEFAULT_CONTEXT
+
+    cap = prompt_cap(student.context_length or DEFAULT_CONTEXT, options.max_new_tokens, options.max_prompt_tokens)
     check_prompt_lengths(tokenizer, prompts, [r.id for r in records], cap, source)
     ids = [list(tokenizer(p)["input_ids"]) for p in prompts]
     settings = decode_settings(strategy, tokenizer, options)
