@@ -57,7 +57,7 @@ def cached_student(model_dir: Path, cache_dir: Path | None = None) -> CachedStud
     """The student's GGUF, converted on first use."""
     if not model_dir.is_dir():
         raise CotdistillError(f"model folder '{model_dir}' does not exist")
-    folder = (cache_dir or cache_root()) / f"{model_dir.resolve().name}-{cache_key(model_dir)}"
+    folder = (cache_dir or cache_root()) / f"{'-'.join(model_dir.resolve().parts[-2:])}-{cache_key(model_dir)}"  # a run cell's model/ says whose
     gguf_file, facts_file = folder / f"student-{GGUF_TYPE}.gguf", folder / FACTS_FILE
     if not (gguf_file.is_file() and facts_file.is_file()):
         _convert(model_dir, gguf_file, facts_file)
