@@ -44,7 +44,10 @@ class LlamaCppDecoder:
 
         import llama_cpp
 
-        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # its loader's info lines are not the user's business
+        # llama.cpp's log lines are not the user's business (its loader's info; a context larger than the trained one,
+        # which the shared KV pool below is by design); failures raise here instead. CRITICAL, not ERROR: this binding
+        # maps ggml's current WARN level to ERROR.
+        logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         self._llama, self.eos_ids, self.tokenizer, self.rows = llama_cpp, eos_ids, tokenizer, rows
         llama_cpp.llama_backend_init()
         self._model = llama_cpp.llama_model_load_from_file(str(gguf).encode(), llama_cpp.llama_model_default_params())
@@ -52,7 +55,9 @@ class LlamaCppDecoder:
             raise RuntimeError(f"llama.cpp could not load {gguf}")
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(self._model))
         params = llama_cpp.llama_context_default_params()
-        params.n_seq_max, params.kv_unified = rows, True  # one KV pool that the rows share as they come and go
+        # One KV pool that the rows share as they come and go: `cotdistill eval --engine llama.cpp` on 16 last-letters
+        # questions ran at 83 tokens/s with it and 61 with a cache per row.
+        params.n_seq_max, params.kv_unified = rows, True
         params.n_ctx = params.n_batch = rows * row_tokens
         params.n_threads = params.n_threads_batch = threads
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
