@@ -35,9 +35,9 @@ def serve_command(
     model_name: str = typer.Option(None, "--model-name", help="Model id in /v1/models (default: the folder name)."),
     threshold: float = typer.Option(None, "--threshold", help="A routed pair (router folder): send a request on to the think-first student where "
                                     "the router's signal is below this (default: its router.json's; lower: fewer tokens)."),
-    engine: str = typer.Option("transformers", "--engine", help="transformers: continuous batching of concurrent requests, "
-                               "the perception probe, GPUs. llama.cpp: faster one request at a time on a CPU (f16 weights, "
-                               "converted once to a cached GGUF; a 135M student's step 27 ms against 56)."),
+    engine: str = typer.Option("transformers", "--engine", help="Both batch concurrent requests. transformers: GPUs, the "
+                               "perception probe. llama.cpp: faster on a CPU (f16 weights, converted once to a cached GGUF; "
+                               "a 135M student's step 27 ms against 56)."),
     dtype: str = typer.Option("float32", "--dtype", help="The transformers engine's weights: float32, or bfloat16 (half the "
                               "memory, faster at batch 8 on a CPU; greedy answers can differ from float32's)."),
 ) -> None:

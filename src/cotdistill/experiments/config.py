@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cotdistill.errors import ConfigError
+from cotdistill.models.loading import DECODE_DTYPES, DECODE_ENGINES
 
 
 class _Strict(BaseModel):
@@ -83,9 +84,9 @@ class EvalSpec(_Strict):
     temperature: float = Field(0.7, gt=0, description="Sampling temperature for self-consistency.")
     explain: bool = Field(False, description="Answer-first models also generate their rationale.")
     similarity: bool = Field(True, description="Score generated rationales against the reference ones (MiniLM).")
-    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Weights' dtype while decoding; bfloat16 is faster "
+    dtype: Literal[DECODE_DTYPES] = Field("float32", description="Weights' dtype while decoding; bfloat16 is faster "
                                                   "batched on a CPU and may change a nearly tied greedy answer.")
-    engine: Literal["transformers", "llama.cpp"] = Field("transformers", description="What decodes: transformers, or llama.cpp "
+    engine: Literal[DECODE_ENGINES] = Field("transformers", description="What decodes: transformers, or llama.cpp "
                                                          "on the student's f16 GGUF (greedy; faster on a CPU).")
 
 

@@ -3,9 +3,8 @@
     from cotdistill.serve import build_app
     app = build_app("runs/pst")          # FastAPI app; or run_server("runs/pst", ServeOptions(port=8000))
 
-Two engines decode: transformers (engine.py; continuous batching of concurrent requests, the perception
-probe, GPUs) and llama.cpp (llama_engine.py; one request at a time, faster on a CPU, an f16 GGUF
-converted once and cached).
+Two engines decode, each batching concurrent requests continuously: transformers (engine.py; GPUs, the
+perception probe) and llama.cpp (llama_engine.py; faster on a CPU, an f16 GGUF converted once and cached).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ class ServeOptions:
     batch_wait_ms: float = 5.0
     model_name: str | None = None
     threshold: float | None = None  # a routed pair: think where its signal is below this (default: its router.json's)
-    engine: str = "transformers"  # or "llama.cpp": faster one request at a time on a CPU
+    engine: str = "transformers"  # or "llama.cpp": faster on a CPU
     dtype: str = "float32"  # the transformers engine's weights: float32 or bfloat16
 
 

@@ -26,7 +26,6 @@ from cotdistill.evaluation.generation import DecodeSettings, Generation, prepare
 from cotdistill.export.gguf_cache import cached_student, require_llama_cpp
 from cotdistill.serve.engine import Completion, DecodeParams, EngineStats, _set_exception, _set_result
 
-ENGINE = "llama.cpp"
 ROW_TOKENS = 2048  # KV cache per batch place (prompt and answer), as the transformers engine's CACHE_TOKENS_PER_REQUEST
 _STOP = object()
 
